@@ -1,0 +1,34 @@
+"""The Celery application. Tasks are thin: they load by id and call a service."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
+
+app = Celery("hub")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_ignore_result=True,
+    broker_connection_retry_on_startup=True,
+    # Intake and inference run on separate queues so a slow model never starves intake.
+    task_default_queue="intake",
+    task_queues=(Queue("intake"), Queue("inference"), Queue("maintenance")),
+    task_routes={
+        "triage.classify.*": {"queue": "inference"},
+        "triage.maintenance.*": {"queue": "maintenance"},
+    },
+    beat_schedule={
+        "reconcile-stuck-items": {"task": "triage.maintenance.reconcile", "schedule": 60.0},
+    },
+)
+app.autodiscover_tasks(["triage"])

@@ -1,0 +1,1 @@
+"""System checks. Area modules register their own checks by importing here."""

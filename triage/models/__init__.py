@@ -1,0 +1,41 @@
+"""Evidence models, one submodule per area (each owned by one part of the pipeline)."""
+
+from triage.models.cases import Case, Urgency
+from triage.models.classifier import AgencyModelSetting, ClassifierModel, ClassifierScore
+from triage.models.evidence import (
+    Blob,
+    Derivative,
+    EvidenceBatch,
+    EvidenceItem,
+    ItemStatus,
+    KnownState,
+    MediaKind,
+    ReviewState,
+    VideoFrame,
+)
+from triage.models.matching import HashEntry, HashImport, HashList, Match
+from triage.models.review import ExposureEvent, ItemGroup, ReviewDecision
+
+__all__ = [
+    "AgencyModelSetting",
+    "Blob",
+    "Case",
+    "ClassifierModel",
+    "ClassifierScore",
+    "Derivative",
+    "EvidenceBatch",
+    "EvidenceItem",
+    "ExposureEvent",
+    "HashEntry",
+    "HashImport",
+    "HashList",
+    "ItemGroup",
+    "ItemStatus",
+    "KnownState",
+    "Match",
+    "MediaKind",
+    "ReviewDecision",
+    "ReviewState",
+    "Urgency",
+    "VideoFrame",
+]
