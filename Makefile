@@ -50,7 +50,7 @@ lint: install
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 test-sqlite: install
-	HUB_DATA_DIR=$(CURDIR)/var/test-sqlite $(BIN)/pytest $(PYTEST_ARGS)
+	HUB_DATA_DIR=$(CURDIR)/var/test-sqlite $(BIN)/pytest -m "not services" $(PYTEST_ARGS)
 
 test-postgres: install
 	@if [ "$$CI" != "true" ] && ! pg_isready -q -h 127.0.0.1 -p 5432; then \

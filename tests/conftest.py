@@ -135,3 +135,205 @@ def client_for(client, django_user_model):
         return login_as(Client(), user)
 
     return make
+
+
+# --- Celery ---------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager():
+    """Unit and HTTP tests run tasks in-process (queued on commit: wrap the request in
+    ``django_capture_on_commit_callbacks(execute=True)``). Real-worker tests use
+    ``celery_worker_process`` instead."""
+    from hub.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+
+
+def _test_database_url() -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] or "postgres"
+    if s.get("PASSWORD"):
+        auth += f":{s['PASSWORD']}"
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class WorkerProcess:
+    """A real ``celery worker`` subprocess on Redis, sharing the test database."""
+
+    def __init__(self, env: dict, log_path):
+        self.env = env
+        self.log_path = log_path
+        self.proc = None
+
+    def start(self, concurrency: int = 2, queues: str = "intake,inference,maintenance"):
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        celery_bin = str(Path(sys.executable).with_name("celery"))
+        self._log = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                celery_bin,
+                "-A",
+                "hub",
+                "worker",
+                "-Q",
+                queues,
+                "-c",
+                str(concurrency),
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"test-{os.getpid()}-{id(self)}@%h",
+                "--loglevel",
+                "INFO",
+            ],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def kill(self, sig=None):
+        """SIGKILL the whole worker (main process and its pool children)."""
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig or signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self):
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except Exception:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+    def log(self) -> str:
+        try:
+            return open(self.log_path, encoding="utf-8", errors="replace").read()[-8000:]
+        except OSError:
+            return ""
+
+
+def wait_until(predicate, timeout: float = 60, interval: float = 0.2, message: str = ""):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s: {message}")
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, settings, tmp_path):
+    """Factory for real worker processes on Redis (db 15, flushed). Needs the test
+    database to be shared, hence ``transactional_db``. Marks: use ``services``."""
+    import redis
+
+    from hub.celery import app
+
+    url = require_redis()
+    redis.Redis.from_url(url).flushdb()
+    app.close()
+    app.conf.broker_url = url
+    app.conf.task_always_eager = False
+    env = {
+        **os.environ,
+        "CELERY_BROKER_URL": url,
+        "DATABASE_URL": _test_database_url(),
+        "HUB_DATA_DIR": str(tmp_path / "worker-data"),
+        "HUB_EVIDENCE_ROOT": str(settings.EVIDENCE_ROOT),
+        "HUB_UPLOAD_TEMP_ROOT": str(settings.UPLOAD_TEMP_ROOT),
+        "HUB_STUCK_AFTER_SECONDS": str(getattr(settings, "HUB_STUCK_AFTER_SECONDS", 900)),
+    }
+    workers = []
+
+    def make(**env_overrides):
+        worker = WorkerProcess({**env, **env_overrides}, tmp_path / f"worker{len(workers)}.log")
+        workers.append(worker)
+        return worker
+
+    yield make
+    for worker in workers:
+        worker.stop()
+    app.close()
+    app.conf.broker_url = "memory://"
+
+
+# --- Browser --------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        msg = f"Debian's chromium is not installed at {CHROMIUM} (make browser-deps)"
+        if CI:
+            pytest.fail(f"CI=true but {msg}")
+        pytest.skip(msg)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()
+
+
+ARTIFACTS = os.path.join(os.path.dirname(__file__), "artifacts")
+
+
+def screenshot(page, name: str) -> str:
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    path = os.path.join(ARTIFACTS, f"{name}.png")
+    page.screenshot(path=path, full_page=True)
+    return path
+
+
+def browser_login(page, live_server, user):
+    """Put a logged-in, 2FA-verified session cookie into the browser (fast path for tests
+    that are not about login itself)."""
+    from django.conf import settings as dj_settings
+    from django.test import Client
+
+    client = login_as(Client(), user)
+    cookie = client.cookies[dj_settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies(
+        [{"name": dj_settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": live_server.url}]
+    )

@@ -1,1 +1,3 @@
-"""System checks. Area modules register their own checks by importing here."""
+"""System checks; each area registers its own by being imported here."""
+
+from triage.classifier import checks as classifier_checks  # noqa: F401

@@ -1,5 +1,12 @@
-from django.urls import path  # noqa: F401
+"""The evidence app's URLs, one module per area so each area owns its routes."""
+
+from triage import urls_classifier, urls_intake, urls_matching, urls_review
 
 app_name = "triage"
 
-urlpatterns: list = []
+urlpatterns = [
+    *urls_intake.urlpatterns,
+    *urls_matching.urlpatterns,
+    *urls_classifier.urlpatterns,
+    *urls_review.urlpatterns,
+]

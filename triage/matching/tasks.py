@@ -1,0 +1,1 @@
+"""Celery tasks of the matching area. Thin: load by id, call a service."""

@@ -1,0 +1,3 @@
+"""URL patterns of the review area (included by triage/urls.py)."""
+
+urlpatterns: list = []
