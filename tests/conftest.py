@@ -147,10 +147,11 @@ def _celery_eager():
     ``celery_worker_process`` instead."""
     from hub.celery import app
 
-    app.conf.task_always_eager = True
-    app.conf.task_eager_propagates = True
+    # With the CELERY settings namespace, the namespaced key is the one Celery reads.
+    app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    app.conf.CELERY_TASK_EAGER_PROPAGATES = True
     yield
-    app.conf.task_always_eager = False
+    app.conf.CELERY_TASK_ALWAYS_EAGER = False
 
 
 def _test_database_url() -> str:
@@ -253,8 +254,8 @@ def celery_worker_process(transactional_db, settings, tmp_path):
     url = require_redis()
     redis.Redis.from_url(url).flushdb()
     app.close()
-    app.conf.broker_url = url
-    app.conf.task_always_eager = False
+    app.conf.CELERY_BROKER_URL = url
+    app.conf.CELERY_TASK_ALWAYS_EAGER = False
     env = {
         **os.environ,
         "CELERY_BROKER_URL": url,
@@ -275,7 +276,7 @@ def celery_worker_process(transactional_db, settings, tmp_path):
     for worker in workers:
         worker.stop()
     app.close()
-    app.conf.broker_url = "memory://"
+    app.conf.CELERY_BROKER_URL = "memory://"
 
 
 # --- Browser --------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Views of the evidence app, one module per area."""
