@@ -302,6 +302,9 @@ def browser():
         pytest.skip(msg)
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API runs an event loop in this thread, which makes Django refuse
+    # ORM calls (including the test database flush) unless told this is intended.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield b
