@@ -1,6 +1,13 @@
 """The evidence app's URLs, one module per area so each area owns its routes."""
 
-from triage import urls_classifier, urls_intake, urls_matching, urls_review
+from triage import (
+    urls_api,
+    urls_classifier,
+    urls_dashboard,
+    urls_intake,
+    urls_matching,
+    urls_review,
+)
 
 app_name = "triage"
 
@@ -9,4 +16,6 @@ urlpatterns = [
     *urls_matching.urlpatterns,
     *urls_classifier.urlpatterns,
     *urls_review.urlpatterns,
+    *urls_dashboard.urlpatterns,
+    *urls_api.urlpatterns,
 ]
