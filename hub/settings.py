@@ -140,6 +140,10 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_COOLOFF_TIME = None
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "hub.views.auth.lockout_response"
+# Only failures within HUB_FAILURE_WINDOW_SECONDS count (hub.throttle.WindowedAxesHandler
+# reads axes' per-failure log for that) and every failure and lock is audited.
+AXES_HANDLER = "hub.throttle.WindowedAxesHandler"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_VERBOSE = False
 # axes.W006 asks for ip_address in the lockout parameters; that would lock a whole office
 # behind one NAT after five typos. hub.throttle applies a separate, larger per-IP limit.

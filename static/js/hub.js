@@ -5,3 +5,24 @@ document.addEventListener("change", (event) => {
     el.form.submit();
   }
 });
+
+// Confirmation for destructive platform actions: <form data-confirm="...">.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  const question = form.dataset ? form.dataset.confirm : null;
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+  }
+});
+
+// Copy buttons: <button data-copy="#input-id">.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest ? event.target.closest("[data-copy]") : null;
+  if (!button) return;
+  const input = document.querySelector(button.dataset.copy);
+  if (!input) return;
+  input.select();
+  if (navigator.clipboard) {
+    navigator.clipboard.writeText(input.value).then(() => { button.textContent = "Copied"; });
+  }
+});

@@ -17,6 +17,10 @@ def _list(world):
     return {"hashlist": world.hash_list.uuid}
 
 
+# A hub operator with no agency manages hub-wide lists on these routes (no object in
+# the URL); another agency's list must still answer 404 to them.
+OPERATOR_ALLOWED = {"triage:hashlist_list", "triage:hashlist_create"}
+
 ROUTES = {
     "triage:hashlist_list": Route(role="supervisor", methods=("GET",)),
     "triage:hashlist_create": Route(role="admin"),
