@@ -254,6 +254,8 @@ def celery_worker_process(transactional_db, settings, tmp_path):
     url = require_redis()
     redis.Redis.from_url(url).flushdb()
     app.close()
+    # An earlier eager test may have left a producer bound to another transport.
+    app.amqp._producer_pool = None
     app.conf.CELERY_BROKER_URL = url
     app.conf.CELERY_TASK_ALWAYS_EAGER = False
     env = {

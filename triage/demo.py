@@ -1,0 +1,83 @@
+"""The demo batch: generated, benign images (a few near-duplicates of each other),
+processed inline. Idempotent."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+DEMO_CASE = "DEMO-001"
+DEMO_EXHIBIT = "DEMO-EX-1"
+
+
+def _pattern(seed: int, size=(640, 480)) -> np.ndarray:
+    width, height = size
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    x /= width
+    y /= height
+    img = np.zeros((height, width, 3), np.float32)
+    for channel in range(3):
+        for _ in range(4):
+            fx, fy, phase = rng.uniform(1, 8), rng.uniform(1, 8), rng.uniform(0, 6.28)
+            img[..., channel] += np.sin(2 * np.pi * (fx * x + fy * y) + phase)
+    for _ in range(8):
+        cx, cy, r = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.03, 0.2)
+        img[(x - cx) ** 2 + (y - cy) ** 2 < r * r] += rng.uniform(-2, 2, 3).astype(np.float32)
+    img = (img - img.min()) / (img.max() - img.min()) * 255
+    return img.astype(np.uint8)
+
+
+def _demo_files(folder: Path) -> list[Path]:
+    paths = []
+    for seed in range(8):
+        path = folder / f"photo-{seed + 1:02d}.jpg"
+        Image.fromarray(_pattern(seed + 100)).save(path, quality=90)
+        paths.append(path)
+    # Near-duplicates: re-encoded smaller, mirrored, and slightly cropped copies.
+    base = Image.open(paths[0])
+    base.resize((320, 240)).save(folder / "photo-01-small.jpg", quality=70)
+    base.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "photo-01-mirror.jpg")
+    Image.open(paths[1]).crop((8, 8, 632, 472)).save(folder / "photo-02-crop.png")
+    buf = io.BytesIO()
+    Image.open(paths[2]).save(buf, format="JPEG", quality=50)
+    (folder / "photo-03-recompressed.jpg").write_bytes(buf.getvalue())
+    return sorted(folder.iterdir())
+
+
+def load_demo_batch(agency) -> str:
+    from hub.models import Membership, Role
+    from triage.models import Case, EvidenceBatch
+    from triage.services.intake import (
+        batch_add_file,
+        batch_create,
+        batch_progress,
+        case_create,
+        process_batch_now,
+    )
+
+    existing = EvidenceBatch.objects.filter(
+        agency=agency, case__reference=DEMO_CASE, exhibit_ref=DEMO_EXHIBIT
+    ).first()
+    if existing is not None:
+        if existing.status != EvidenceBatch.Status.COMPLETE:
+            process_batch_now(existing)
+        return f"Demo batch already loaded ({existing.items.count()} items in {DEMO_CASE})."
+    admin = Membership.objects.filter(agency=agency, role=Role.ADMIN).select_related("user").first()
+    user = admin.user if admin else None
+    case = Case.objects.filter(agency=agency, reference=DEMO_CASE).first() or case_create(
+        agency=agency, user=user, reference=DEMO_CASE, title="Demo case (generated images)"
+    )
+    batch = batch_create(
+        case=case, user=user, exhibit_ref=DEMO_EXHIBIT, note="Generated images", source="cli"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in _demo_files(Path(tmp)):
+            batch_add_file(batch=batch, src_path=path, name=path.name, move=True)
+    process_batch_now(batch, user=user)
+    p = batch_progress(batch)
+    return f"Demo batch loaded in {DEMO_CASE}: {p['found']} items, {p['done']} processed."
