@@ -19,6 +19,7 @@ NAV = [
     ("Settings", "hub:agency_settings", Role.ADMIN),
     ("Audit log", "hub:audit_log", Role.ADMIN),
     ("Agencies", "hub:operator_agencies", "operator"),
+    ("Hub health", "triage:hub_health", "operator"),
 ]
 
 

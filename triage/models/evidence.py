@@ -168,6 +168,9 @@ class EvidenceItem(models.Model):
                 fields=["agency", "review_state", "-priority", "id"], name="item_queue_order"
             ),
             models.Index(fields=["case", "review_state"], name="item_case_review"),
+            # Dashboard flow and medians (triage/dashboard/selectors.py).
+            models.Index(fields=["agency", "created_at"], name="item_agency_created"),
+            models.Index(fields=["agency", "first_reviewed_at"], name="item_agency_reviewed"),
         ]
         constraints = [
             # The same archive member is never recorded twice (idempotent expansion).

@@ -7,6 +7,7 @@ every case of their agency. Objects are loaded only through ``triage.access``.""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import redirect, render
@@ -17,6 +18,7 @@ from hub.audit import audit_record
 from hub.models import Role
 from triage import selectors
 from triage.access import case_for, sees_all_cases, visible_cases
+from triage.dashboard import cases as lifecycle
 from triage.forms import CaseForm
 from triage.services import intake
 
@@ -90,6 +92,7 @@ def case_detail(request, case):
             "batches": batches,
             "counts": selectors.case_counts(case),
             "team": case.team.order_by("first_name", "username"),
+            "may_close": may_close(request, case),
         },
     )
 
@@ -97,7 +100,7 @@ def case_detail(request, case):
 @agency_required(Role.INVESTIGATOR)
 @require_http_methods(["GET", "POST"])
 def case_edit(request, case):
-    """Team, lead and urgency. Closing and reopening belong to a later change."""
+    """Team, lead and urgency (closing and reopening: ``case_close``, ``case_reopen``)."""
     case = case_for(request, case)
     initial = {"urgency": case.urgency, "lead": case.lead_id, "team": list(case.team.all())}
     form = CaseForm(request.POST or None, agency=request.agency, case=case, initial=initial)
@@ -136,3 +139,53 @@ def case_edit(request, case):
         messages.success(request, "Case updated.")
         return redirect("triage:case_detail", case=case.uuid)
     return render(request, "triage/cases/form.html", {"form": form, "case": case})
+
+
+def may_close(request, case) -> bool:
+    """Supervisors and admins, or the case lead, may close and reopen a case."""
+    return sees_all_cases(request) or (case.lead_id is not None and case.lead_id == request.user.pk)
+
+
+def _lifecycle(request, case, action, done: str):
+    case = case_for(request, case)  # 404 for another agency's case or one not visible
+    if not may_close(request, case):
+        raise PermissionDenied("Only a supervisor or the case lead may do this.")
+    try:
+        action(case=case, user=request.user, request=request)
+    except lifecycle.CaseStateUnchanged as exc:
+        messages.info(request, str(exc))
+    else:
+        messages.success(request, done.format(ref=case.reference))
+    return redirect("triage:case_detail", case=case.uuid)
+
+
+@agency_required(Role.INVESTIGATOR)
+@require_http_methods(["POST"])
+def case_close(request, case):
+    return _lifecycle(
+        request, case, lifecycle.case_close, "Case {ref} closed: it has left the review queue."
+    )
+
+
+@agency_required(Role.INVESTIGATOR)
+@require_http_methods(["POST"])
+def case_reopen(request, case):
+    return _lifecycle(
+        request, case, lifecycle.case_reopen, "Case {ref} reopened: it is back in the queue."
+    )
+
+
+@agency_required(Role.INVESTIGATOR)
+@require_http_methods(["GET"])
+def case_summary(request, case):
+    case = case_for(request, case)
+    return render(
+        request,
+        "triage/cases/summary.html",
+        {
+            "case": case,
+            "summary": lifecycle.case_summary(case),
+            "batches": list(selectors.case_batches(case)[:200]),
+            "may_close": may_close(request, case),
+        },
+    )

@@ -1,0 +1,1 @@
+"""The supervisor dashboard, case lifecycle (close/reopen), case summaries and hub health."""

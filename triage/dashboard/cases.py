@@ -1,0 +1,101 @@
+"""Case lifecycle services (close, reopen) and the case summary selector.
+
+Each state change and its audit row share one ``transaction.atomic()``; the transition is
+a conditional UPDATE, so two supervisors closing at once record one "case.closed"."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from hub.audit import audit_record
+from hub.policy import policy_for
+from triage.models import Case, EvidenceItem, Match
+
+
+class CaseStateUnchanged(Exception):
+    """The case already was in the requested state (nothing changed, nothing audited)."""
+
+
+def case_close(*, case: Case, user, request=None) -> Case:
+    """Close ``case``: it leaves the review queue (the queue selects open cases only)."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Case.objects.filter(pk=case.pk, is_closed=False).update(
+            is_closed=True, closed_at=now
+        )
+        if not changed:
+            raise CaseStateUnchanged("The case is already closed.")
+        case.is_closed, case.closed_at = True, now
+        audit_record(
+            "case.closed",
+            agency=case.agency,
+            actor=user,
+            obj=case,
+            request=request,
+            data={"reference": case.reference},
+        )
+    return case
+
+
+def case_reopen(*, case: Case, user, request=None) -> Case:
+    """Reopen ``case``: its awaiting items are back in the review queue."""
+    with transaction.atomic():
+        changed = Case.objects.filter(pk=case.pk, is_closed=True).update(
+            is_closed=False, closed_at=None
+        )
+        if not changed:
+            raise CaseStateUnchanged("The case is already open.")
+        case.is_closed, case.closed_at = False, None
+        audit_record(
+            "case.reopened",
+            agency=case.agency,
+            actor=user,
+            obj=case,
+            request=request,
+            data={"reference": case.reference},
+        )
+    return case
+
+
+def case_summary(case: Case) -> dict:
+    """Figures of one case for its summary page (five aggregate queries)."""
+    labels = dict(policy_for(case.agency).categories)
+    items = EvidenceItem.objects.filter(case_id=case.pk).order_by()
+    by_category = [
+        {"code": r["category"], "label": labels.get(r["category"], r["category"]), "n": r["n"]}
+        for r in items.exclude(category="")
+        .values("category")
+        .annotate(n=Count("pk"))
+        .order_by("category")
+    ]
+    by_status = list(items.values("status").annotate(n=Count("pk")).order_by("status"))
+    by_review = list(items.values("review_state").annotate(n=Count("pk")).order_by("review_state"))
+    matches = list(
+        Match.objects.filter(item__case_id=case.pk)
+        .values("hash_list__name")
+        .annotate(
+            matches=Count("pk"),
+            items=Count("item", distinct=True),
+            exact=Count("item", distinct=True, filter=~Q(algorithm=Match.Algorithm.PDQ)),
+        )
+        .order_by("-items", "hash_list__name")
+    )
+    exhibits = list(
+        case.batches.order_by()
+        .values("exhibit_ref")
+        .annotate(
+            batches=Count("pk", distinct=True),
+            items=Count("items", distinct=True),
+        )
+        .order_by("exhibit_ref")
+    )
+    return {
+        "by_category": by_category,
+        "by_status": by_status,
+        "by_review": by_review,
+        "matches": matches,
+        "exhibits": exhibits,
+        "total": sum(r["n"] for r in by_status),
+    }

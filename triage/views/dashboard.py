@@ -1,0 +1,199 @@
+"""The supervisor dashboard: backlog, flow, timings, rates, per-reviewer exposure and the
+case list, filtered by case, team member and date range (a GET form). Every chart has
+its numbers in a table and as CSV (``?format=csv&table=<name>``)."""
+
+from __future__ import annotations
+
+import csv
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from hub.access import agency_required
+from hub.models import Role
+from triage.dashboard import charts
+from triage.dashboard import selectors as dash
+from triage.dashboard.forms import DashboardFilterForm
+
+
+def _filter(request) -> tuple[DashboardFilterForm, dash.DashboardFilter, str]:
+    form = DashboardFilterForm(request.GET or None, agency=request.agency)
+    start, end = dash.default_range()
+    case = member = None
+    sort = "urgency"
+    # An invalid filter (e.g. another agency's case UUID) shows the default view with the
+    # form's errors: the choice querysets are the active agency's only.
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        start, end = data["start"], data["end"]
+        case, member, sort = data["case"], data["member"], data["sort"]
+    return form, dash.DashboardFilter(request.agency, start, end, case, member), sort
+
+
+def _hours(delta) -> float | None:
+    return None if delta is None else round(delta.total_seconds() / 3600, 1)
+
+
+def _pct(share) -> float | None:
+    return None if share is None else round(share * 100, 1)
+
+
+# --- CSV tables ------------------------------------------------------------------------
+
+
+def _tables(data: dict) -> dict[str, tuple[list[str], list[list]]]:
+    """table name -> (header, rows): exactly the numbers of the page's tables."""
+    return {
+        "cases": (
+            ["reference", "title", "urgency", "closed", "backlog", "items_awaiting",
+             "second_review", "conflict", "oldest_unreviewed_days"],
+            [[r["reference"], r["title"], r["urgency"], r["is_closed"], r["units"], r["items"],
+              r["second_review"], r["conflict"], r["age_days"]] for r in data["cases"]],
+        ),
+        "flow": (
+            ["day", "ingested", "reviewed"],
+            [[r["day"].isoformat(), r["ingested"], r["reviewed"]] for r in data["flow"]],
+        ),
+        "reviewers": (
+            ["reviewer", "decisions", "decisions_per_day", "reveals", "reveals_per_day",
+             "video_minutes", "video_minutes_per_day", "days_over_guideline"],
+            [[r["reviewer"], r["decisions"], r["decisions_per_day"], r["reveals"],
+              r["reveals_per_day"], r["video_minutes"], r["video_minutes_per_day"],
+              r["days_over"]] for r in data["reviewers"]],
+        ),
+        "reviewer_days": (
+            ["reviewer", "day", "decisions", "reveals", "video_minutes",
+             "reveals_over_guideline", "video_over_guideline"],
+            [[r["reviewer"], r["day"].isoformat(), r["decisions"], r["reveals"],
+              r["video_minutes"], r["reveals_over"], r["video_over"]]
+             for r in data["reviewer_days"]],
+        ),
+        "reviewer_weeks": (
+            ["reviewer", "week_starting", "active_days", "decisions", "reveals",
+             "video_minutes", "days_over_guideline"],
+            [[r["reviewer"], r["week"].isoformat(), r["active_days"], r["decisions"],
+              r["reveals"], r["video_minutes"], r["days_over"]] for r in data["reviewer_weeks"]],
+        ),
+    }  # fmt: skip
+
+
+def _cell(value) -> str:
+    """Neutralise spreadsheet formulas (CSV injection) in text cells such as case titles."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _csv(name: str, header: list[str], rows: list[list], f: dash.DashboardFilter):
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    filename = f"dashboard-{name}-{f.start.isoformat()}-{f.end.isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return response
+
+
+# --- Charts ----------------------------------------------------------------------------
+
+
+def _charts(data: dict, f: dash.DashboardFilter) -> dict:
+    labels = [d.strftime("%d %b") for d in f.days()]
+    flow = charts.bar_chart(
+        "chart-flow",
+        "Items ingested and reviewed per day",
+        labels,
+        [
+            charts.Series("Ingested", [r["ingested"] for r in data["flow"]]),
+            charts.Series("Reviewed", [r["reviewed"] for r in data["flow"]]),
+        ],
+    )
+    # Per reviewer, per day: one line each, with the agency's guideline dashed.
+    people = sorted({r["reviewer"] for r in data["reviewer_days"]})
+    index = {d: i for i, d in enumerate(f.days())}
+
+    def per_person(key):
+        out = []
+        for person in people:
+            values = [0.0] * len(index)
+            for r in data["reviewer_days"]:
+                if r["reviewer"] == person and r["day"] in index:
+                    values[index[r["day"]]] = r[key]
+            out.append(charts.Series(person, values))
+        return out
+
+    g = data["guideline"]
+    return {
+        "flow": flow,
+        "reveals": charts.line_chart(
+            "chart-reveals",
+            "Reveals per reviewer per day",
+            labels,
+            per_person("reveals"),
+            guideline=g["reveals_per_day"],
+            guideline_label=f"Guideline ({g['reveals_per_day']}/day)",
+        )
+        if people
+        else None,
+        "video": charts.line_chart(
+            "chart-video",
+            "Minutes of video per reviewer per day",
+            labels,
+            per_person("video_minutes"),
+            guideline=g["video_minutes_per_day"],
+            guideline_label=f"Guideline ({g['video_minutes_per_day']} min/day)",
+        )
+        if people
+        else None,
+    }
+
+
+@agency_required(Role.SUPERVISOR)
+@require_http_methods(["GET"])
+def dashboard(request):
+    form, f, sort = _filter(request)
+    data = dash.dashboard(f, sort=sort)
+    if request.GET.get("format") == "csv":
+        tables = _tables(data)
+        name = request.GET.get("table", "")
+        if name not in tables:
+            raise Http404("No such table")
+        return _csv(name, *tables[name], f)
+    query = request.GET.copy()
+    query.pop("format", None)
+    query.pop("table", None)
+    sortless = query.copy()
+    sortless.pop("sort", None)
+    return render(
+        request,
+        "triage/dashboard/dashboard.html",
+        {
+            "form": form,
+            "f": f,
+            "sort": sort,
+            "data": data,
+            "charts": _charts(data, f),
+            "timings": {k: _hours(v) for k, v in data["timings"].items()},
+            "rates": {
+                **data["rates"],
+                "precategorized_pct": _pct(data["rates"]["precategorized_rate"]),
+                "confirmed_pct": _pct(data["rates"]["confirmed_rate"]),
+            },
+            "query": query.urlencode(),
+            "sortless_query": sortless.urlencode(),
+            "table_names": list(_tables(data)),
+            "now": timezone.now(),
+        },
+    )

@@ -1,0 +1,23 @@
+"""Hub health for hub operators: counts only, no evidence details."""
+
+from __future__ import annotations
+
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from hub.access import operator_required
+from triage.dashboard.health import QUEUES, hub_health
+
+
+@operator_required
+@require_http_methods(["GET"])
+def hub_health_view(request):
+    health = hub_health()
+    return render(
+        request,
+        "triage/dashboard/health.html",
+        {
+            "health": health,
+            "queues": [(q, health["queues"].get(q)) for q in QUEUES],
+        },
+    )
