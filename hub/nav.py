@@ -18,6 +18,7 @@ NAV = [
     ("Users", "hub:agency_users", Role.ADMIN),
     ("Settings", "hub:agency_settings", Role.ADMIN),
     ("Audit log", "hub:audit_log", Role.ADMIN),
+    ("API", "triage:api_tokens", Role.INVESTIGATOR),
     ("Agencies", "hub:operator_agencies", "operator"),
     ("Hub health", "triage:hub_health", "operator"),
 ]

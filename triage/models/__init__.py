@@ -39,3 +39,4 @@ __all__ = [
     "Urgency",
     "VideoFrame",
 ]
+from triage.models.api import ApiToken  # noqa: F401, E402
