@@ -18,6 +18,8 @@ class ItemGroup(models.Model):
         "triage.EvidenceItem", null=True, on_delete=models.SET_NULL, related_name="+"
     )
     size = models.PositiveIntegerField(default=1)
+    # A person split this item out of its group: never regrouped automatically.
+    pinned = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
 
@@ -46,6 +48,9 @@ class ReviewDecision(models.Model):
     source = models.CharField(max_length=200, blank=True)  # for auto: the list that graded it
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     undone_at = models.DateTimeField(null=True, blank=True)
+    # The item's state and category before this decision, so that undo restores them.
+    previous_state = models.CharField(max_length=20, blank=True)
+    previous_category = models.CharField(max_length=10, blank=True)
 
     class Meta:
         ordering = ["created_at"]
