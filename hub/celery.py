@@ -29,6 +29,10 @@ app.conf.update(
     },
     beat_schedule={
         "reconcile-stuck-items": {"task": "triage.maintenance.reconcile", "schedule": 60.0},
+        "release-expired-leases": {
+            "task": "triage.review.release_expired_leases",
+            "schedule": 300.0,
+        },
     },
 )
 app.autodiscover_tasks(["triage"])

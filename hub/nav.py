@@ -14,6 +14,7 @@ NAV = [
     ("Lookup", "triage:lookup", Role.INVESTIGATOR),
     ("Hash lists", "triage:hashlist_list", Role.SUPERVISOR),
     ("Dashboard", "triage:dashboard", Role.SUPERVISOR),
+    ("Conflicts", "triage:review_conflicts", Role.SUPERVISOR),
     ("Models", "triage:model_list", Role.ADMIN),
     ("Users", "hub:agency_users", Role.ADMIN),
     ("Settings", "hub:agency_settings", Role.ADMIN),

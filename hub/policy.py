@@ -40,7 +40,9 @@ class PriorityWeights:
 
     classifier: float = 60.0  # times the classifier score of new material
     near_match: float = 30.0  # a near-duplicate of known material to confirm
-    exact_match: float = -50.0  # exact known matches go last
+    # -60, not -50: with -50 an exact match in an old child-at-risk case (+45 urgency,
+    # +10 age) outranked unscored new material in a routine case.
+    exact_match: float = -60.0  # exact known matches go last, across all cases
     urgency_step: float = 15.0  # per urgency level of the case
     age_per_day: float = 0.5  # older items rise slowly, capped
     age_cap: float = 10.0

@@ -252,7 +252,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Triage Hub API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Triage Hub API",
+    "VERSION": "1.0.0",
+    "ENUM_NAME_OVERRIDES": {
+        "BatchStatusEnum": "triage.models.evidence.EvidenceBatch.Status",
+        "ItemStatusEnum": "triage.models.evidence.ItemStatus",
+    },
+}
 
 LOGGING = {
     "version": 1,
