@@ -244,6 +244,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
             "store_processed": False,
         }
     )
+    # kombu's filesystem transport lists these folders and fails if they are missing.
+    for _d in (_BROKER_DIR / "queue", _BROKER_DIR / "processed"):
+        _d.mkdir(parents=True, exist_ok=True)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
