@@ -22,29 +22,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from triage.synthetic import pattern as synthetic_pattern
+
 Size = tuple[int, int]  # (width, height)
 
 
 def pattern(seed: int, size: Size = (640, 480), noise: float = 0.1) -> np.ndarray:
-    """A smooth, photo-like RGB pattern (sinusoids, discs and a little noise), different
-    for every seed; PDQ quality is high (well above 50)."""
-    width, height = size
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    x /= width
-    y /= height
-    img = np.zeros((height, width, 3), np.float32)
-    for channel in range(3):
-        for _ in range(4):
-            fx, fy, phase = rng.uniform(1, 8), rng.uniform(1, 8), rng.uniform(0, 6.28)
-            img[..., channel] += np.sin(2 * np.pi * (fx * x + fy * y) + phase)
-    for _ in range(8):
-        cx, cy, r = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.03, 0.2)
-        img[(x - cx) ** 2 + (y - cy) ** 2 < r * r] += rng.uniform(-2, 2, 3).astype(np.float32)
-    if noise:
-        img += rng.normal(0, noise, img.shape).astype(np.float32)
-    img = (img - img.min()) / (img.max() - img.min()) * 255
-    return img.astype(np.uint8)
+    """The shared benign generator (triage.synthetic), with a little noise by default."""
+    return synthetic_pattern(seed, size, noise)
 
 
 def _save(im: Image.Image, path, fmt: str, **params) -> Path:

@@ -7,37 +7,20 @@ import io
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
+
+from triage.synthetic import pattern
 
 DEMO_LIST = "Demo known list"
 DEMO_CASE = "DEMO-001"
 DEMO_EXHIBIT = "DEMO-EX-1"
 
 
-def _pattern(seed: int, size=(640, 480)) -> np.ndarray:
-    width, height = size
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    x /= width
-    y /= height
-    img = np.zeros((height, width, 3), np.float32)
-    for channel in range(3):
-        for _ in range(4):
-            fx, fy, phase = rng.uniform(1, 8), rng.uniform(1, 8), rng.uniform(0, 6.28)
-            img[..., channel] += np.sin(2 * np.pi * (fx * x + fy * y) + phase)
-    for _ in range(8):
-        cx, cy, r = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.03, 0.2)
-        img[(x - cx) ** 2 + (y - cy) ** 2 < r * r] += rng.uniform(-2, 2, 3).astype(np.float32)
-    img = (img - img.min()) / (img.max() - img.min()) * 255
-    return img.astype(np.uint8)
-
-
 def _demo_files(folder: Path) -> list[Path]:
     paths = []
     for seed in range(8):
         path = folder / f"photo-{seed + 1:02d}.jpg"
-        Image.fromarray(_pattern(seed + 100)).save(path, quality=90)
+        Image.fromarray(pattern(seed + 100)).save(path, quality=90)
         paths.append(path)
     # Near-duplicates: re-encoded smaller, mirrored, and slightly cropped copies.
     base = Image.open(paths[0])

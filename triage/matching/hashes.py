@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+# One text form of PDQ for the whole hub: the pipeline's (first bit most significant, as
+# python-threatexchange and the PDQ reference write it).
+from triage.media.pdq import to_hex as pdq_hex  # noqa: F401
+
 HEX = re.compile(r"^[0-9a-f]+$")
 LENGTHS = {32: "md5", 40: "sha1", 64: "sha256"}  # 64 hex is also a PDQ: see ``classify``
 ALGORITHMS = ("md5", "sha1", "sha256", "pdq")
@@ -47,11 +51,3 @@ def classify(value: str, *, hex64: str = "sha256") -> tuple[str, str] | None:
     if len(value) == 64:
         algo = hex64
     return algo, value
-
-
-def pdq_hex(vector) -> str:
-    """pdqhash's 256-element bit vector as 64 hex characters, first bit most significant
-    (the same text form as python-threatexchange and the PDQ reference)."""
-    import numpy as np
-
-    return np.packbits(np.asarray(vector, dtype=np.uint8)).tobytes().hex()
