@@ -219,6 +219,11 @@ HUB_MAX_ATTEMPTS = env_int("HUB_MAX_ATTEMPTS", 3, minimum=1)
 
 # Classifier
 HUB_MODELS_DIR = Path(env_str("HUB_MODELS_DIR", str(BASE_DIR / "models"))).resolve()
+# Models registered by operators and admins (uploaded .onnx files); on shared storage in
+# production, like the evidence, so every inference worker sees them.
+HUB_REGISTERED_MODELS_DIR = Path(
+    env_str("HUB_REGISTERED_MODELS_DIR", str(EVIDENCE_ROOT.parent / "models"))
+).resolve()
 HUB_INFERENCE_THREADS = env_int("HUB_INFERENCE_THREADS", 1, minimum=1)
 HUB_INFERENCE_BATCH = env_int("HUB_INFERENCE_BATCH", 16, minimum=1)
 

@@ -55,6 +55,7 @@ def _clear_cache():
 def _evidence_root(settings, tmp_path):
     settings.EVIDENCE_ROOT = tmp_path / "evidence"
     settings.UPLOAD_TEMP_ROOT = tmp_path / "uploads"
+    settings.HUB_REGISTERED_MODELS_DIR = tmp_path / "models"
     settings.EVIDENCE_ROOT.mkdir()
     settings.UPLOAD_TEMP_ROOT.mkdir()
     settings.FILE_UPLOAD_TEMP_DIR = str(settings.UPLOAD_TEMP_ROOT)
@@ -265,6 +266,7 @@ def celery_worker_process(transactional_db, settings, tmp_path):
         "HUB_DATA_DIR": str(tmp_path / "worker-data"),
         "HUB_EVIDENCE_ROOT": str(settings.EVIDENCE_ROOT),
         "HUB_UPLOAD_TEMP_ROOT": str(settings.UPLOAD_TEMP_ROOT),
+        "HUB_REGISTERED_MODELS_DIR": str(settings.HUB_REGISTERED_MODELS_DIR),
         "HUB_STUCK_AFTER_SECONDS": str(getattr(settings, "HUB_STUCK_AFTER_SECONDS", 900)),
     }
     workers = []

@@ -45,7 +45,7 @@ class ModelRefused(Exception):
 
 
 def registered_models_root() -> Path:
-    return Path(settings.EVIDENCE_ROOT).parent / "models"
+    return Path(settings.HUB_REGISTERED_MODELS_DIR)
 
 
 def manifest_of(model: ClassifierModel) -> Manifest:
