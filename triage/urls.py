@@ -4,6 +4,7 @@ from triage import (
     urls_api,
     urls_classifier,
     urls_dashboard,
+    urls_exports,
     urls_intake,
     urls_matching,
     urls_review,
@@ -18,4 +19,5 @@ urlpatterns = [
     *urls_review.urlpatterns,
     *urls_dashboard.urlpatterns,
     *urls_api.urlpatterns,
+    *urls_exports.urlpatterns,
 ]

@@ -1,0 +1,3 @@
+"""URL patterns of the exports area (included by triage/urls.py)."""
+
+urlpatterns: list = []
