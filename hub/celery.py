@@ -26,9 +26,12 @@ app.conf.update(
     task_routes={
         "triage.classify.*": {"queue": "inference"},
         "triage.maintenance.*": {"queue": "maintenance"},
+        # Export building and re-hashing originals never hold up intake.
+        "triage.exports.*": {"queue": "maintenance"},
     },
     beat_schedule={
         "reconcile-stuck-items": {"task": "triage.maintenance.reconcile", "schedule": 60.0},
+        "fixity-sweep": {"task": "triage.exports.fixity_sweep", "schedule": 24 * 3600.0},
         "release-expired-leases": {
             "task": "triage.review.release_expired_leases",
             "schedule": 300.0,

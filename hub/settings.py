@@ -247,10 +247,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
             "data_folder_out": str(_BROKER_DIR / "queue"),
             "processed_folder": str(_BROKER_DIR / "processed"),
             "store_processed": False,
+            # Without this kombu writes its exchange tables to ./control.
+            "control_folder": str(_BROKER_DIR / "control"),
         }
     )
     # kombu's filesystem transport lists these folders and fails if they are missing.
-    for _d in (_BROKER_DIR / "queue", _BROKER_DIR / "processed"):
+    for _d in (_BROKER_DIR / "queue", _BROKER_DIR / "processed", _BROKER_DIR / "control"):
         _d.mkdir(parents=True, exist_ok=True)
 
 REST_FRAMEWORK = {

@@ -40,3 +40,4 @@ __all__ = [
     "VideoFrame",
 ]
 from triage.models.api import ApiToken  # noqa: F401, E402
+from triage.models.exports import ExportJob  # noqa: E402, F401
