@@ -2,7 +2,7 @@
 builders. Nothing here is real media; every file is made from a seed.
 
 Images:   pattern(seed, size) -> RGB array; make_jpeg / make_png / make_gif / make_webp /
-          make_bmp / make_tiff (path, seed, size, ...) -> Path
+          make_bmp / make_tiff / make_heic (path, seed, size, ...) -> Path
 Video:    make_video(path, seconds, fps, size, codec="mp4v", scenes=1) -> Path
 Archives: make_zip(path, {name: bytes | Path}) / make_tar(path, files, compression="")
 Hostile:  hostile_zip_bomb, hostile_nested_zip, hostile_zip_slip, hostile_zip_absolute,
@@ -81,6 +81,14 @@ def make_bmp(path, seed: int = 0, size: Size = (320, 240)) -> Path:
 def make_tiff(path, seed: int = 0, size: Size = (320, 240), mode: str = "RGB") -> Path:
     im = Image.fromarray(pattern(seed, size))
     return _save(im.convert(mode) if mode != "RGB" else im, path, "TIFF")
+
+
+def make_heic(path, seed: int = 0, size: Size = (640, 480), quality: int = 90) -> Path:
+    """A HEIC (HEVC-coded HEIF) still image, written with pillow-heif."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    return _save(Image.fromarray(pattern(seed, size)), path, "HEIF", quality=quality)
 
 
 def make_gif(

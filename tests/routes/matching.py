@@ -24,6 +24,9 @@ OPERATOR_ALLOWED = {"triage:hashlist_list", "triage:hashlist_create"}
 ROUTES = {
     "triage:hashlist_list": Route(role="supervisor", methods=("GET",)),
     "triage:hashlist_create": Route(role="admin"),
+    # Builds a list from the caller's own agency's decisions: no object in the URL; a hub
+    # operator (no agency) is refused.
+    "triage:hashlist_from_decisions": Route(role="admin", methods=("GET", "POST")),
     "triage:hashlist_detail": Route(kwargs=_list, role="supervisor", methods=("GET",)),
     "triage:hashlist_edit": Route(kwargs=_list, role="admin", methods=("POST",)),
     "triage:hashlist_share": Route(kwargs=_list, role="admin", methods=("POST",)),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from hub.audit import audit_record
@@ -292,13 +292,31 @@ def hashlist_tombstone(*, hash_list: HashList, user, values: list[str], request=
 
 def hashlist_from_decisions(*, agency: Agency, user, name: str, request=None) -> HashList:
     """A new agency-own list built from the agency's reviewed, categorised items (the
-    review area calls this). Categories are the agency's own scheme, so no mapping."""
-    from triage.models import EvidenceItem, ReviewState
+    review area calls this). Categories are the agency's own scheme, so no mapping.
 
+    Only categories a person decided count: an item is taken when its latest live (not
+    undone) decision is a review, second review or supervisor resolution giving the item
+    its current category. Auto-graded items (and verifications of an auto-grade, whose
+    category came from a list too) are left out: they are already on a list."""
+    from triage.models import EvidenceItem, ReviewDecision, ReviewState
+
+    kinds = ReviewDecision.Kind
+    latest = ReviewDecision.objects.filter(
+        agency=agency, item=OuterRef("pk"), undone_at__isnull=True
+    ).order_by("-created_at", "-id")
     items = (
         EvidenceItem.objects.filter(agency=agency, review_state=ReviewState.REVIEWED)
         .exclude(category="")
+        .annotate(
+            decided_kind=Subquery(latest.values("kind")[:1]),
+            decided_category=Subquery(latest.values("category")[:1]),
+        )
+        .filter(
+            decided_kind__in=(kinds.FIRST, kinds.SECOND, kinds.SUPERVISOR),
+            decided_category=F("category"),
+        )
         .select_related("blob")
+        .order_by("id")
     )
     with transaction.atomic():
         hash_list = hashlist_create(

@@ -2,10 +2,12 @@
 
 Every open names the one Pillow plugin the magic bytes allow (``formats=``), checks the
 dimensions from the header *before* any pixel is decoded, and turns Pillow's
-DecompressionBombWarning into an error."""
+DecompressionBombWarning into an error. HEIC/HEIF goes through the same path: pillow-heif's
+Pillow plugin ("HEIF", libheif) is registered once, on first use."""
 
 from __future__ import annotations
 
+import functools
 import warnings
 from contextlib import contextmanager
 
@@ -19,6 +21,15 @@ def bomb_warnings_as_errors():
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         yield
+
+
+@functools.cache
+def register_heif() -> None:
+    """Register pillow-heif's opener with Pillow, once per process. Depth and auxiliary
+    images (not needed for hashing) are left undecoded."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener(depth_images=False, aux_images=False)
 
 
 def check_dimensions(width: int, height: int, max_pixels: int) -> None:
@@ -36,6 +47,8 @@ def open_image(fp, pillow_format: str, max_pixels: int) -> Image.Image:
     # Pillow's own bomb check (a process-wide limit) is paused while the header is read,
     # so that ours (with its clearer reason) decides; it is back on, at our limit, for the
     # decoding, as a second line of defence for decoders that grow the image.
+    if pillow_format == "HEIF":
+        register_heif()
     Image.MAX_IMAGE_PIXELS = None
     try:
         with bomb_warnings_as_errors():
@@ -59,7 +72,15 @@ def load(im: Image.Image) -> Image.Image:
             im.load()
     except Image.DecompressionBombWarning as exc:
         raise MediaRefused(f"refused as a possible decompression bomb ({exc})") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        IndexError,
+        TypeError,
+        RuntimeError,  # libheif (pillow-heif) decode errors
+    ) as exc:
         raise MediaDamaged(f"the image is damaged or truncated ({exc})") from exc
     return im
 

@@ -28,7 +28,17 @@ IMAGE_FORMATS = {
     "image/webp": "WEBP",
     "image/bmp": "BMP",
     "image/tiff": "TIFF",
+    "image/heic": "HEIF",  # decoded by pillow-heif's plugin (libheif), see decode.py
+    "image/heif": "HEIF",
 }
+
+# ISO-BMFF (``ftyp``) brands of HEIF still images and image sequences. HEVC-coded ones are
+# "HEIC"; the generic structural brands (mif1, msf1) are "HEIF", unless the compatible
+# brands say AV1 (AVIF, which libheif as shipped by pillow-heif does not decode). Any other
+# major brand (isom, mp41, mp42, avc1, M4V ...) stays a video.
+HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"}
+HEIF_BRANDS = {b"mif1", b"msf1"}
+AVIF_BRANDS = {b"avif", b"avis"}
 VIDEO_TYPES = {
     "video/mp4",
     "video/quicktime",
@@ -53,6 +63,14 @@ def _image(mime: str, label: str) -> Sniffed:
     return Sniffed(mime, IMAGE, label, IMAGE_FORMATS[mime])
 
 
+def _compatible_brands(head: bytes) -> set[bytes]:
+    """The compatible brands of the ``ftyp`` box at the start of ``head`` (as far as the
+    box and ``head`` go)."""
+    size = int.from_bytes(head[:4], "big")
+    end = min(size if size >= 16 else 16, len(head))
+    return {head[i : i + 4] for i in range(16, end - 3, 4)}
+
+
 def sniff_bytes(head: bytes) -> Sniffed:
     """The type of a file from its first ``HEAD_BYTES`` bytes."""
     if not head:
@@ -73,8 +91,15 @@ def sniff_bytes(head: bytes) -> Sniffed:
         brand = head[8:12]
         if brand == b"qt  ":
             return Sniffed("video/quicktime", VIDEO, "a QuickTime video")
-        if brand.startswith((b"heic", b"heix", b"mif1", b"msf1", b"avif")):
-            return Sniffed("image/heif", OTHER, "a HEIF/AVIF image (not supported)")
+        if brand in HEIC_BRANDS:
+            return _image("image/heic", "a HEIC image")
+        compatible = _compatible_brands(head)
+        if brand in AVIF_BRANDS or (brand in HEIF_BRANDS and compatible & AVIF_BRANDS):
+            return Sniffed("image/avif", OTHER, "an AVIF image (not supported)")
+        if brand in HEIF_BRANDS:
+            if compatible & HEIC_BRANDS:
+                return _image("image/heic", "a HEIC image")
+            return _image("image/heif", "a HEIF image")
         return Sniffed("video/mp4", VIDEO, "an MP4 video")
     if head[4:8] in (b"moov", b"mdat", b"wide", b"free") and len(head) >= 8:
         return Sniffed("video/quicktime", VIDEO, "a QuickTime video")

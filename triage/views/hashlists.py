@@ -1,5 +1,5 @@
-"""Hash-list pages: list, create, detail (entries, imports, settings), import, export,
-edit, share and tombstone.
+"""Hash-list pages: list, create, a new list from the agency's confirmed decisions, detail
+(entries, imports, settings), import, export, edit, share and tombstone.
 
 Who sees what: supervisors and admins see their agency's lists; admins change them. A hub
 operator (with no agency) manages hub-wide lists. A list shared with the agency, or
@@ -30,6 +30,7 @@ from triage.matching.lists import (
     HashListError,
     category_counts,
     hashlist_create,
+    hashlist_from_decisions,
     hashlist_share,
     hashlist_tombstone,
     hashlist_update,
@@ -112,6 +113,10 @@ class HashListForm(forms.Form):
         return {str(k): (v if isinstance(v, dict) else str(v)) for k, v in value.items()}
 
 
+class FromDecisionsForm(forms.Form):
+    name = forms.CharField(max_length=200)
+
+
 class ImportForm(forms.Form):
     file = forms.FileField()
     format = forms.ChoiceField(choices=list(FORMATS.items()), initial="auto")
@@ -189,6 +194,34 @@ def hashlist_create_view(request):
             messages.success(request, f"Hash list “{hash_list.name}” created.")
             return redirect("triage:hashlist_detail", hashlist=hash_list.uuid)
     return render(request, "triage/hashlists/create.html", {"form": form})
+
+
+@hashlist_access(Role.ADMIN)
+@require_POST
+def hashlist_from_decisions_view(request):
+    """A new agency-own list from the items this agency's reviewers graded (never the
+    auto-graded ones, nor undone decisions). Needs an agency: a hub operator has none."""
+    if request.list_owner is None or not request.can_manage_lists:
+        raise PermissionDenied("Only an agency admin may build a list from its decisions.")
+    form = FromDecisionsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the new list a name.")
+        return redirect("triage:hashlist_list")
+    try:
+        hash_list = hashlist_from_decisions(
+            agency=request.list_owner,
+            user=request.user,
+            name=form.cleaned_data["name"],
+            request=request,
+        )
+    except HashListError as exc:
+        messages.error(request, str(exc))
+        return redirect("triage:hashlist_list")
+    live = HashEntry.objects.filter(hash_list=hash_list, deleted_at__isnull=True).count()
+    messages.success(
+        request, f"Hash list “{hash_list.name}” created from your decisions ({live} entries)."
+    )
+    return redirect("triage:hashlist_detail", hashlist=hash_list.uuid)
 
 
 @hashlist_access(Role.SUPERVISOR)
