@@ -35,6 +35,20 @@ def operator_agencies(request):
     return render(request, "hub/operator_agencies.html", {"agencies": agencies})
 
 
+def _issued(request, agency, issued):
+    # Rendered, not redirected: the token is in this response and nowhere else.
+    return render(
+        request,
+        "hub/invitation_issued.html",
+        {
+            "agency": agency,
+            "invitation": issued.invitation,
+            "link": invitation_link(request, issued.token),
+            "back_url": reverse("hub:operator_agencies"),
+        },
+    )
+
+
 @require_http_methods(["GET", "POST"])
 @operator_required
 def operator_agency_create(request):
@@ -47,17 +61,7 @@ def operator_agency_create(request):
             actor=request.user,
             request=request,
         )
-        # Rendered, not redirected: the token is in this response and nowhere else.
-        return render(
-            request,
-            "hub/invitation_issued.html",
-            {
-                "agency": agency,
-                "invitation": issued.invitation,
-                "link": invitation_link(request, issued.token),
-                "back_url": reverse("hub:operator_agencies"),
-            },
-        )
+        return _issued(request, agency, issued)
     return render(request, "hub/operator_agency_create.html", {"form": form})
 
 
@@ -75,16 +79,7 @@ def operator_agency_invite(request, agency):
             actor=request.user,
             request=request,
         )
-        return render(
-            request,
-            "hub/invitation_issued.html",
-            {
-                "agency": agency,
-                "invitation": issued.invitation,
-                "link": invitation_link(request, issued.token),
-                "back_url": reverse("hub:operator_agencies"),
-            },
-        )
+        return _issued(request, agency, issued)
     return render(request, "hub/operator_agency_invite.html", {"agency": agency, "form": form})
 
 

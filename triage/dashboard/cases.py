@@ -18,18 +18,20 @@ class CaseStateUnchanged(Exception):
     """The case already was in the requested state (nothing changed, nothing audited)."""
 
 
-def case_close(*, case: Case, user, request=None) -> Case:
-    """Close ``case``: it leaves the review queue (the queue selects open cases only)."""
-    now = timezone.now()
+def _case_set_closed(*, case: Case, closed: bool, user, request=None) -> Case:
+    """The one close/reopen transition: a conditional update (so a double click or a race
+    changes and audits once) and its audit row in the same transaction."""
+    closed_at = timezone.now() if closed else None
     with transaction.atomic():
-        changed = Case.objects.filter(pk=case.pk, is_closed=False).update(
-            is_closed=True, closed_at=now
+        changed = Case.objects.filter(pk=case.pk, is_closed=not closed).update(
+            is_closed=closed, closed_at=closed_at
         )
         if not changed:
-            raise CaseStateUnchanged("The case is already closed.")
-        case.is_closed, case.closed_at = True, now
+            state = "closed" if closed else "open"
+            raise CaseStateUnchanged(f"The case is already {state}.")
+        case.is_closed, case.closed_at = closed, closed_at
         audit_record(
-            "case.closed",
+            "case.closed" if closed else "case.reopened",
             agency=case.agency,
             actor=user,
             obj=case,
@@ -37,26 +39,16 @@ def case_close(*, case: Case, user, request=None) -> Case:
             data={"reference": case.reference},
         )
     return case
+
+
+def case_close(*, case: Case, user, request=None) -> Case:
+    """Close ``case``: it leaves the review queue (the queue selects open cases only)."""
+    return _case_set_closed(case=case, closed=True, user=user, request=request)
 
 
 def case_reopen(*, case: Case, user, request=None) -> Case:
     """Reopen ``case``: its awaiting items are back in the review queue."""
-    with transaction.atomic():
-        changed = Case.objects.filter(pk=case.pk, is_closed=True).update(
-            is_closed=False, closed_at=None
-        )
-        if not changed:
-            raise CaseStateUnchanged("The case is already open.")
-        case.is_closed, case.closed_at = False, None
-        audit_record(
-            "case.reopened",
-            agency=case.agency,
-            actor=user,
-            obj=case,
-            request=request,
-            data={"reference": case.reference},
-        )
-    return case
+    return _case_set_closed(case=case, closed=False, user=user, request=request)
 
 
 def case_summary(case: Case) -> dict:
