@@ -3,23 +3,44 @@
     .venv/bin/python bench/dashboard.py            # 100k items
     .venv/bin/python bench/dashboard.py --n 1000000
 
-Creates (or recreates with --fresh) ``hub_bench_dash`` on 127.0.0.1 (trust auth), builds
+Creates (or recreates with --fresh) ``hub_bench_dash_<n>`` on 127.0.0.1 (trust auth), builds
 the schema with ``migrate --run-syncdb``, generates items, decisions and exposure events
-with ``generate_series`` (seconds, not hours), then prints the median of 5 runs per
-selector in ms. Goal: the whole dashboard <= 300 ms at 1M items."""
+with ``generate_series`` (seconds, not hours: three agencies, 20 cases in the bench one,
+near-duplicate groups, decisions for ~60% of the items, exposure events), adds any
+``Meta.indexes`` missing from the tables, then prints the median of 5 runs per selector
+in ms, before (the selectors of ``--before``, default HEAD, without the indexes added
+since) and after (the working tree). Goal: the whole dashboard <= 300 ms at 1M items."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB = "hub_bench_dash"
+DB = "hub_bench_dash"  # + "_<n>": one scratch database per size, kept between runs
+# The "before" run (the selectors of --before) goes without the indexes added for the
+# dashboard and with the one they replaced, in a transaction that is rolled back.
+ADDED_INDEXES = (
+    "item_agency_ingested",
+    "item_agency_first_reviewed",
+    "item_agency_processed",
+    "item_agency_backlog",
+    "decision_agency_reviewed",
+    "exposure_agency_day",
+)
+REPLACED_INDEXES = {
+    "item_agency_created": "CREATE INDEX item_agency_created "
+    "ON triage_evidenceitem (agency_id, created_at)",
+    "item_agency_reviewed": "CREATE INDEX item_agency_reviewed "
+    "ON triage_evidenceitem (agency_id, first_reviewed_at)",
+}
 
 
 def ensure_db(fresh: bool) -> None:
@@ -36,6 +57,11 @@ def ensure_db(fresh: bool) -> None:
     conn.close()
 
 
+# Three agencies: the bench agency holds 80% of the items (20 cases, 2 of them closed),
+# two others the rest (their rows must cost the bench agency's queries nothing). Item
+# attributes come from residues of g by coprime moduli (independent, deterministic, and
+# fast: no per-row subqueries). Review states: 5% not queued, 20% queued, 5% second
+# review, 5% conflict, 15% auto-graded, 50% reviewed; created over 60 days.
 GENERATE = """
 INSERT INTO triage_evidenceitem (
   uuid, agency_id, case_id, batch_id, path, original_name, size, depth, status, stage,
@@ -43,37 +69,84 @@ INSERT INTO triage_evidenceitem (
   pdq_dihedral, known_state, classifier_score, priority, priority_reasons, review_state,
   group_id, category, is_precategorized, precategorization_source, needs_verification,
   queued_at, first_reviewed_at, created_at)
-SELECT gen_random_uuid(), %(agency)s, c.id, c.batch, 'p/' || g, 'f', 1, 0,
-  CASE WHEN g %% 50 = 0 THEN 'failed' ELSE 'done' END, '', '', '', 1,
-  t.created + interval '5 minutes', 'image/jpeg', 'image', '', '[]', 'unknown',
-  CASE WHEN g %% 3 = 0 THEN random() END, 0, '[]',
-  (ARRAY['queued','reviewed','auto_graded','second_review','conflict','reviewed'])[1 + g %% 6],
-  NULL, (ARRAY['','0','1','2'])[1 + g %% 4], g %% 4 = 0, '', false,
-  t.created + interval '1 hour',
-  CASE WHEN g %% 6 IN (1, 3, 4, 5) THEN t.created + interval '1 hour' * (1 + g %% 40) END,
+SELECT gen_random_uuid(), a.agency, a.cases[1 + (g / 10) %% a.n], a.batches[1 + (g / 10) %% a.n],
+  'p/' || g, 'f', 1, 0,
+  CASE WHEN s.st = 'not_queued' THEN (ARRAY['failed','errored','pending'])[1 + g %% 3]
+       ELSE 'done' END, '', '', '', 1,
+  t.created + interval '5 minutes', 'image/jpeg', 'image', '', '[]',
+  CASE WHEN s.st = 'auto_graded' THEN 'exact' ELSE 'unknown' END,
+  CASE WHEN g %% 3 = 0 THEN ((g::bigint * 7919) %% 1000) / 1000.0 END, (g %% 97) / 97.0, '[]',
+  s.st, NULL,
+  CASE WHEN s.st IN ('reviewed', 'auto_graded', 'second_review', 'conflict')
+       THEN (ARRAY['0','1','2','3','4'])[1 + g %% 5] ELSE '' END,
+  s.st = 'auto_graded', '', false,
+  CASE WHEN s.st <> 'not_queued' THEN t.created + interval '1 hour' END,
+  CASE WHEN s.st IN ('reviewed', 'second_review', 'conflict')
+       THEN LEAST(now(), t.created + interval '1 hour' * (2 + g %% 41)) END,
   t.created
 FROM generate_series(1, %(n)s) g
-CROSS JOIN LATERAL (SELECT now() - interval '1 minute' * (g %% (60*24*60)) AS created) t
 CROSS JOIN LATERAL (
-  SELECT id, (SELECT b.id FROM triage_evidencebatch b WHERE b.case_id = cc.id LIMIT 1) AS batch
-  FROM triage_case cc WHERE cc.agency_id = %(agency)s ORDER BY cc.id OFFSET (g %% 20) LIMIT 1
-) c
+  SELECT now() - interval '1 second' * ((g::bigint * 48271) %% (86400 * 60)) AS created
+) t
+CROSS JOIN LATERAL (
+  SELECT (ARRAY['not_queued','queued','queued','queued','queued','second_review','conflict',
+                'auto_graded','auto_graded','auto_graded','reviewed','reviewed','reviewed',
+                'reviewed','reviewed','reviewed','reviewed','reviewed','reviewed','reviewed'
+               ])[1 + (g::bigint * 40503) %% 65521 %% 20] AS st
+) s
+JOIN (SELECT unnest(%(agencies)s::int[]) AS agency, generate_series(0, 9) AS slot) sl
+  ON sl.slot = g %% 10
+JOIN (
+  SELECT c.agency_id AS agency, array_agg(c.id ORDER BY c.id) AS cases,
+    array_agg(b.id ORDER BY c.id) AS batches, count(*)::int AS n
+  FROM triage_case c JOIN LATERAL (
+    SELECT id FROM triage_evidencebatch WHERE case_id = c.id ORDER BY id LIMIT 1) b ON true
+  GROUP BY c.agency_id
+) a ON a.agency = sl.agency
 """
 
+# Near-duplicate groups: 10% of the items, a few per case in each run of 400 ids.
+GROUPS = """
+INSERT INTO triage_itemgroup (uuid, agency_id, case_id, representative_id, size, pinned,
+  created_at)
+SELECT gen_random_uuid(), agency_id, case_id, min(id), count(*), false, min(created_at)
+FROM triage_evidenceitem WHERE id % 10 = 0 GROUP BY agency_id, case_id, id / 400;
+UPDATE triage_evidenceitem i SET group_id = grp.id
+FROM triage_itemgroup grp
+WHERE i.id % 10 = 0 AND grp.case_id = i.case_id AND grp.representative_id / 400 = i.id / 400;
+"""
+
+# A person's decision for every item first reviewed (about 60%: reviewed, second review
+# and conflict), a second one for conflicts, an auto-grade for auto-graded items; 2% of
+# decisions undone.
 DECISIONS = """
 INSERT INTO triage_reviewdecision (uuid, agency_id, item_id, reviewer_id, kind, category,
-  note, source, created_at, previous_state, previous_category)
-SELECT gen_random_uuid(), agency_id, id, (%(users)s::int[])[1 + id %% 5],
-  (ARRAY['first','second','auto','supervisor','verification'])[1 + id %% 5], '1', '', '',
-  first_reviewed_at, '', ''
-FROM triage_evidenceitem WHERE first_reviewed_at IS NOT NULL AND agency_id = %(agency)s
+  note, source, created_at, undone_at, previous_state, previous_category)
+SELECT gen_random_uuid(), i.agency_id, i.id,
+  CASE WHEN d.kind = 'auto' THEN NULL ELSE u.users[1 + (i.id / 3) % array_length(u.users, 1)] END,
+  d.kind, '1', '', '', d.at, CASE WHEN i.id % 50 = 0 THEN d.at + interval '1 minute' END, '', ''
+FROM triage_evidenceitem i
+JOIN (SELECT agency_id, array_agg(user_id ORDER BY user_id) AS users FROM hub_membership
+      GROUP BY agency_id) u ON u.agency_id = i.agency_id
+CROSS JOIN LATERAL (
+  SELECT CASE WHEN i.id % 23 = 0 THEN 'supervisor' WHEN i.id % 29 = 0 THEN 'verification'
+              ELSE 'first' END AS kind, i.first_reviewed_at AS at
+  WHERE i.first_reviewed_at IS NOT NULL
+  UNION ALL
+  SELECT 'second', i.first_reviewed_at + interval '2 hours' WHERE i.review_state = 'conflict'
+  UNION ALL
+  SELECT 'auto', i.processed_at WHERE i.review_state = 'auto_graded'
+) d
 """
 
+# A reveal for most decisions and a video play for one in seven; now and then an original
+# opened.
 EXPOSURE = """
 INSERT INTO triage_exposureevent (agency_id, user_id, item_id, kind, started_at, duration_ms)
-SELECT agency_id, (%(users)s::int[])[1 + id %% 5], id,
-  CASE WHEN id %% 7 = 0 THEN 'video' ELSE 'reveal' END, first_reviewed_at, (id %% 300) * 1000
-FROM triage_evidenceitem WHERE first_reviewed_at IS NOT NULL AND agency_id = %(agency)s
+SELECT agency_id, reviewer_id, item_id,
+  CASE WHEN id % 7 = 0 THEN 'video' WHEN id % 31 = 0 THEN 'original' ELSE 'reveal' END,
+  created_at - interval '30 seconds', (id % 300) * 1000
+FROM triage_reviewdecision WHERE reviewer_id IS NOT NULL AND id % 10 <> 0
 """
 
 
@@ -86,25 +159,45 @@ def populate(n: int) -> None:
     if EvidenceItem.objects.count() >= n:
         print(f"reusing {EvidenceItem.objects.count()} items")
         return
-    agency, _ = Agency.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
-    users = []
-    for i in range(5):
-        u, _ = User.objects.get_or_create(username=f"bench{i}")
-        Membership.objects.get_or_create(user=u, agency=agency, defaults={"role": Role.SUPERVISOR})
-        users.append(u.pk)
-    for i in range(20):
-        case, _ = Case.objects.get_or_create(
-            agency=agency, reference=f"B-{i}", defaults={"title": f"Bench {i}", "urgency": i % 4}
-        )
-        if not case.batches.exists():
-            EvidenceBatch.objects.create(agency=agency, case=case, exhibit_ref=f"E{i}")
+    slots = []  # ten slots: 8 for the bench agency, one for each other
+    for slug, n_cases, n_users, share in (
+        ("bench", 20, 6, 8),
+        ("north", 5, 3, 1),
+        ("south", 5, 3, 1),
+    ):
+        agency, _ = Agency.objects.get_or_create(slug=slug, defaults={"name": slug.title()})
+        slots += [agency.pk] * share
+        for i in range(n_users):
+            u, _ = User.objects.get_or_create(username=f"{slug}{i}")
+            Membership.objects.get_or_create(
+                user=u, agency=agency, defaults={"role": Role.SUPERVISOR}
+            )
+        for i in range(n_cases):
+            case, _ = Case.objects.get_or_create(
+                agency=agency,
+                reference=f"{slug.upper()}-{i}",
+                defaults={"title": f"{slug} {i}", "urgency": i % 4, "is_closed": i in (7, 13)},
+            )
+            if not case.batches.exists():
+                EvidenceBatch.objects.create(agency=agency, case=case, exhibit_ref=f"E{i}")
     t = time.perf_counter()
     with connection.cursor() as cur:
-        cur.execute(GENERATE, {"agency": agency.pk, "n": n})
-        cur.execute(DECISIONS, {"agency": agency.pk, "users": users})
-        cur.execute(EXPOSURE, {"agency": agency.pk, "users": users})
-        cur.execute("ANALYZE")
+        cur.execute(GENERATE, {"agencies": slots, "n": n})
+        cur.execute(GROUPS)
+        cur.execute(DECISIONS)
+        cur.execute(EXPOSURE)
+    connection.close()
+    vacuum_analyze()
     print(f"generated {n} items in {time.perf_counter() - t:.1f}s")
+
+
+def vacuum_analyze() -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=DB)
+    conn.autocommit = True
+    conn.cursor().execute("VACUUM ANALYZE")
+    conn.close()
 
 
 def timed(fn, runs: int = 5) -> float:
@@ -116,11 +209,68 @@ def timed(fn, runs: int = 5) -> float:
     return statistics.median(times)
 
 
+def ensure_indexes() -> None:
+    """``migrate --run-syncdb`` creates missing tables, not the indexes added to existing
+    ones: add every ``Meta.indexes`` entry of the dashboard's tables that is missing."""
+    from django.db import connection
+
+    from triage.models import EvidenceItem, ExposureEvent, ReviewDecision
+
+    for model in (EvidenceItem, ReviewDecision, ExposureEvent):
+        with connection.cursor() as cur:
+            existing = connection.introspection.get_constraints(cur, model._meta.db_table)
+        missing = [i for i in model._meta.indexes if i.name not in existing]
+        with connection.schema_editor() as editor:
+            for index in missing:
+                t = time.perf_counter()
+                editor.add_index(model, index)
+                print(f"created index {index.name} in {time.perf_counter() - t:.1f}s")
+    with connection.cursor() as cur:
+        for name in REPLACED_INDEXES:
+            cur.execute(f'DROP INDEX IF EXISTS "{name}"')
+        cur.execute("ANALYZE")
+
+
+def load_selectors(ref: str):
+    """The selectors module as of git ``ref`` (None if it is the current one)."""
+    path = "triage/dashboard/selectors.py"
+    src = subprocess.run(
+        ["git", "show", f"{ref}:{path}"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    if src == (ROOT / path).read_text():
+        return None
+    module = types.ModuleType(f"selectors_{ref}")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(src, f"{ref}:{path}", "exec"), module.__dict__)
+    return module
+
+
+def measure(dash, f) -> dict[str, float]:
+    rows = {
+        "backlog_by_case": lambda: dash.backlog_by_case(f),
+        "case_rows": lambda: dash.case_rows(f),
+        "flow_per_day": lambda: dash.flow_per_day(f),
+        "timings (medians)": lambda: dash.timings(f),
+        "rates": lambda: dash.rates(f),
+        "reviewer_days": lambda: dash.reviewer_days(f),
+        "dashboard (all)": lambda: dash.dashboard(f),
+    }
+    return {name: timed(fn) for name, fn in rows.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--fresh", action="store_true")
+    parser.add_argument(
+        "--before",
+        default="HEAD",
+        help="git ref of the selectors to compare with, run without the indexes in "
+        "ADDED_INDEXES (dropped in a transaction that is rolled back)",
+    )
     args = parser.parse_args()
+    global DB
+    DB = f"{DB}_{args.n}"
     ensure_db(args.fresh)
     os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
     os.environ.setdefault("HUB_DATA_DIR", "/tmp/hub-bench-dash")
@@ -131,12 +281,14 @@ def main() -> None:
     from django.apps import apps
     from django.conf import settings
     from django.core.management import call_command
+    from django.db import connection, transaction
 
     # Migrations may lag the models (other engineers' files): build the scratch schema
     # from the models themselves, as the test suite does with --nomigrations.
     settings.MIGRATION_MODULES = {a.label: None for a in apps.get_app_configs()}
     call_command("migrate", run_syncdb=True, verbosity=0)
     populate(args.n)
+    ensure_indexes()
 
     from hub.models import Agency
     from triage.dashboard import selectors as dash
@@ -144,18 +296,27 @@ def main() -> None:
     agency = Agency.objects.get(slug="bench")
     start, end = dash.default_range(days=30)
     f = dash.DashboardFilter(agency, start, end)
-    rows = {
-        "backlog_by_case": lambda: dash.backlog_by_case(f),
-        "case_rows": lambda: dash.case_rows(f),
-        "flow_per_day": lambda: dash.flow_per_day(f),
-        "timings (medians)": lambda: dash.timings(f),
-        "rates": lambda: dash.rates(f),
-        "reviewer_days": lambda: dash.reviewer_days(f),
-        "dashboard (all)": lambda: dash.dashboard(f),
-    }
+    after = measure(dash, f)
+    before_dash = load_selectors(args.before)
+    before = {}
+    if before_dash is not None:
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                for name in ADDED_INDEXES:
+                    cur.execute(f'DROP INDEX IF EXISTS "{name}"')
+                for sql in REPLACED_INDEXES.values():
+                    cur.execute(sql)
+                cur.execute("ANALYZE triage_evidenceitem")
+            f0 = before_dash.DashboardFilter(agency, start, end, now=f.now)
+            before = measure(before_dash, f0)
+            same = before_dash.dashboard(f0) == dash.dashboard(f)
+            transaction.set_rollback(True)
+        print(f"same figures before and after: {same}")
     print(f"items: {args.n}, range {start}..{end} (median of 5, ms)")
-    for name, fn in rows.items():
-        print(f"  {name:<20} {timed(fn):8.1f}")
+    print(f"  {'selector':<20} {'before':>8} {'after':>8}")
+    for name, ms in after.items():
+        b = f"{before[name]:8.1f}" if name in before else f"{'-':>8}"
+        print(f"  {name:<20} {b} {ms:8.1f}")
 
 
 if __name__ == "__main__":

@@ -175,9 +175,40 @@ class EvidenceItem(models.Model):
                 condition=models.Q(review_state__in=["queued", "second_review"]),
                 name="item_queue_open",
             ),
-            # Dashboard flow and medians (triage/dashboard/selectors.py).
-            models.Index(fields=["agency", "created_at"], name="item_agency_created"),
-            models.Index(fields=["agency", "first_reviewed_at"], name="item_agency_reviewed"),
+            # Dashboard (triage/dashboard/selectors.py); each covers its query so that
+            # PostgreSQL answers from the index alone (index-only scans), the case too for
+            # the views filtered by case or team member. Flow: items ingested per day.
+            models.Index(
+                fields=["agency", "created_at"], include=["case"], name="item_agency_ingested"
+            ),
+            # Medians and classifier positives of the items first reviewed in a range.
+            models.Index(
+                fields=["agency", "first_reviewed_at"],
+                include=[
+                    "case",
+                    "created_at",
+                    "queued_at",
+                    "classifier_score",
+                    "review_state",
+                    "category",
+                ],
+                condition=models.Q(first_reviewed_at__isnull=False),
+                name="item_agency_first_reviewed",
+            ),
+            # Pre-categorisation rate: items processed in a range.
+            models.Index(
+                fields=["agency", "processed_at"],
+                include=["case", "is_precategorized"],
+                condition=models.Q(status="done"),
+                name="item_agency_processed",
+            ),
+            # Backlog per case: only the rows awaiting a person, in (case, group) order.
+            models.Index(
+                fields=["agency", "case", "group"],
+                include=["review_state", "queued_at", "created_at"],
+                condition=models.Q(review_state__in=["queued", "second_review", "conflict"]),
+                name="item_agency_backlog",
+            ),
         ]
         constraints = [
             # The same archive member is never recorded twice (idempotent expansion).

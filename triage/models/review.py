@@ -54,7 +54,19 @@ class ReviewDecision(models.Model):
 
     class Meta:
         ordering = ["created_at"]
-        indexes = [models.Index(fields=["agency", "reviewer", "created_at"], name="decision_rev")]
+        indexes = [
+            models.Index(fields=["agency", "reviewer", "created_at"], name="decision_rev"),
+            # Dashboard: a person's decisions (not auto-grades, not undone) per day.
+            models.Index(
+                fields=["agency", "created_at"],
+                include=["reviewer"],
+                condition=models.Q(
+                    kind__in=["first", "second", "supervisor", "verification"],
+                    undone_at__isnull=True,
+                ),
+                name="decision_agency_reviewed",
+            ),
+        ]
 
 
 class ExposureEvent(models.Model):
@@ -73,4 +85,13 @@ class ExposureEvent(models.Model):
     duration_ms = models.PositiveIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["agency", "user", "started_at"], name="exposure_user")]
+        indexes = [
+            models.Index(fields=["agency", "user", "started_at"], name="exposure_user"),
+            # Dashboard: reveals and video minutes per person and day.
+            models.Index(
+                fields=["agency", "started_at"],
+                include=["user", "kind", "duration_ms"],
+                condition=models.Q(kind__in=["reveal", "video"]),
+                name="exposure_agency_day",
+            ),
+        ]
