@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from hub.audit import audit_record
 from hub.policy import policy_for
-from triage.models import Case, EvidenceItem, Match
+from triage.models import Case, EvidenceItem, ItemStatus, Match, ReviewState
 
 
 class CaseStateUnchanged(Exception):
@@ -64,6 +64,12 @@ def case_summary(case: Case) -> dict:
     ]
     by_status = list(items.values("status").annotate(n=Count("pk")).order_by("status"))
     by_review = list(items.values("review_state").annotate(n=Count("pk")).order_by("review_state"))
+    # People read labels ("Awaiting second review"), not stored codes ("second_review").
+    status_labels, review_labels = dict(ItemStatus.choices), dict(ReviewState.choices)
+    for row in by_status:
+        row["label"] = status_labels.get(row["status"], row["status"])
+    for row in by_review:
+        row["label"] = review_labels.get(row["review_state"], row["review_state"])
     matches = list(
         Match.objects.filter(item__case_id=case.pk)
         .values("hash_list__name")
