@@ -312,6 +312,15 @@ def test_summary_counts(dash_world, client_for, sam):
         Counter(r["category"] for r in recs if r["category"])
     )
     assert summary["exhibits"] == [{"exhibit_ref": "EX-routine", "batches": 1, "items": len(recs)}]
+    # The tables show labels a person reads, never the stored codes.
+    from triage.models import ItemStatus, ReviewState
+
+    page = response.content.decode()
+    for row in summary["by_review"]:
+        assert f"<td>{ReviewState(row['review_state']).label}</td>" in page
+    for row in summary["by_status"]:
+        assert f"<td>{ItemStatus(row['status']).label}</td>" in page
+    assert "<td>second_review</td>" not in page and "<td>auto_graded</td>" not in page
 
 
 def test_summary_matches_by_list(demo_agency, sam, client_for):
