@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
@@ -39,3 +39,31 @@ app.conf.update(
     },
 )
 app.autodiscover_tasks(["triage"])
+
+
+@signals.worker_init.connect
+def _arm_row_level_security(**kwargs):
+    from hub import db_scope
+
+    db_scope.arm()
+
+
+@signals.before_task_publish.connect
+def _carry_scope(headers=None, **kwargs):
+    from hub import db_scope
+
+    db_scope.on_before_publish(headers=headers)
+
+
+@signals.task_prerun.connect
+def _enter_scope(task_id=None, task=None, **kwargs):
+    from hub import db_scope
+
+    db_scope.on_task_prerun(task_id=task_id, task=task)
+
+
+@signals.task_postrun.connect
+def _leave_scope(task_id=None, **kwargs):
+    from hub import db_scope
+
+    db_scope.on_task_postrun(task_id=task_id)

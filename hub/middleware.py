@@ -4,6 +4,7 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.utils.cache import add_never_cache_headers
 
 from hub.models import Membership
 
@@ -13,7 +14,12 @@ SESSION_LOGIN_AT_KEY = "login_at"
 
 class SessionLimitsMiddleware:
     """Ends a session 12 hours (HUB_SESSION_MAX_SECONDS) after login whatever the activity.
-    The 30-minute idle limit is the cookie age, renewed on every request."""
+    The 30-minute idle limit is the cookie age, renewed on every request.
+
+    Every response to a signed-in person (session or API token) is also marked
+    ``Cache-Control: no-store, private`` unless the view already said ``no-store``: pages
+    show evidence names, hashes and decisions, and downloads (hash lists, CSVs) carry
+    them, so neither the browser's cache nor a proxy may keep a copy after logout."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -29,7 +35,16 @@ class SessionLimitsMiddleware:
                 user = request.user
                 logout(request)
                 audit_record("auth.session_expired", agency=None, actor=user, request=None)
-        return self.get_response(request)
+        response = self.get_response(request)
+        # Read after the view: an API token authenticates inside the view.
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and "no-store" not in response.get("Cache-Control", "")
+        ):
+            add_never_cache_headers(response)
+        return response
 
 
 class ActiveAgencyMiddleware:

@@ -3,6 +3,7 @@ environment through ``hub.env``; see the configuration table in README.md."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -11,6 +12,10 @@ from django.core.exceptions import ImproperlyConfigured
 from hub.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Evidence hubs phone nobody: onnxruntime would otherwise write a telemetry session id to
+# $TMPDIR/.ses on import and carries telemetry upload code. Set before it is imported.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 DEBUG = env_bool("HUB_DEBUG", False)
 DATA_DIR = Path(env_str("HUB_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -53,6 +58,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "hub.middleware.SessionLimitsMiddleware",
     "hub.middleware.ActiveAgencyMiddleware",
+    "hub.db_scope.TenantScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -99,6 +105,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# PostgreSQL: the role web and worker processes switch to (SET ROLE) on every connection,
+# so that row-level security binds them. Empty: they stay the connecting role.
+HUB_DB_APP_ROLE = env_str("HUB_DB_APP_ROLE", "")
 
 CACHES = {
     "default": {

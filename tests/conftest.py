@@ -44,6 +44,22 @@ def require_redis() -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """After the test database is migrated (as the owner role): test code sees every
+    agency, as an operator's shell does; with ``HUB_DB_APP_ROLE`` set (the PostgreSQL
+    run), connections switch to that role so row-level security binds every request,
+    live server and worker of the suite."""
+    from hub import db_scope
+
+    db_scope.set_process_default(db_scope.ALL)
+    with django_db_blocker.unblock():
+        db_scope.arm()
+    yield
+    with django_db_blocker.unblock():
+        db_scope.disarm()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     cache.clear()
@@ -255,6 +271,9 @@ def celery_worker_process(transactional_db, settings, tmp_path):
     url = require_redis()
     redis.Redis.from_url(url).flushdb()
     app.close()
+    import celery._state
+
+    celery._state._register_app(app)  # close() deregisters; lazily imported tasks still bind
     # An earlier eager test may have left a producer bound to another transport.
     app.amqp._producer_pool = None
     app.conf.CELERY_BROKER_URL = url
@@ -280,6 +299,7 @@ def celery_worker_process(transactional_db, settings, tmp_path):
     for worker in workers:
         worker.stop()
     app.close()
+    celery._state._register_app(app)
     app.conf.CELERY_BROKER_URL = "memory://"
 
 

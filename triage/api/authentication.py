@@ -14,6 +14,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 
+from hub import db_scope
 from hub.access import two_factor_satisfied
 from hub.models import Membership
 from triage.api.throttling import AuthFailureThrottle
@@ -81,6 +82,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         django_request.agency = membership.agency
         django_request.membership = membership
         django_request.api_token = token
+        db_scope.narrow_to(membership.agency)
         return token.user, token
 
 

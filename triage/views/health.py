@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from hub import db_scope
 from hub.access import operator_required
 from triage.dashboard.health import QUEUES, hub_health
 
@@ -12,7 +13,9 @@ from triage.dashboard.health import QUEUES, hub_health
 @operator_required
 @require_http_methods(["GET"])
 def hub_health_view(request):
-    health = hub_health()
+    # Counts across every agency: the one place outside maintenance that needs them.
+    with db_scope.all_agencies():
+        health = hub_health()
     return render(
         request,
         "triage/dashboard/health.html",
