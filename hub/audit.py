@@ -9,8 +9,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from hub.models import Agency, AuditChain, AuditEvent, User
@@ -49,6 +48,30 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def _advance_head(key: str) -> tuple[int, str]:
+    """Increment the chain's sequence under its row lock; return (new seq, last hash)."""
+    table = connection.ops.quote_name(AuditChain._meta.db_table)
+    column = connection.ops.quote_name("key")
+    sql = "UPDATE %s SET last_seq = last_seq + 1 WHERE %s = %%s RETURNING last_seq, last_hash" % (  # noqa: S608, UP031 (quoted identifiers; the value is bound)
+        table,
+        column,
+    )
+    if connection.vendor == "postgresql":
+        # The chain lock must be the last lock a transaction takes: check the foreign keys
+        # deferred so far now (they lock their target rows), not at COMMIT while holding
+        # the chain, where they deadlock with a transaction that locked such a row (a
+        # claimed item) and waits for the chain.
+        sql = "SET CONSTRAINTS ALL IMMEDIATE; " + sql
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key])
+        row = cursor.fetchone()
+        if row is None:  # the chain's first event
+            AuditChain.objects.get_or_create(key=key)
+            cursor.execute(sql, [key])
+            row = cursor.fetchone()
+    return int(row[0]), row[1]
+
+
 def audit_record(
     action: str,
     *,
@@ -68,13 +91,13 @@ def audit_record(
         actor = request.user
     key = chain_key(agency)
     with transaction.atomic():
-        AuditChain.objects.get_or_create(key=key)
-        # Updating first takes the row's write lock: concurrent appenders queue here.
-        AuditChain.objects.filter(key=key).update(last_seq=F("last_seq") + 1)
-        head = AuditChain.objects.select_for_update().get(key=key)
+        # Taking the head row's write lock serialises appenders to this chain (a row lock
+        # on PostgreSQL, the write lock on SQLite); it is held until the caller's
+        # transaction commits, so the append does as little as possible: three statements.
+        seq, prev_hash = _advance_head(key)
         event = AuditEvent(
             chain=key,
-            seq=head.last_seq,
+            seq=seq,
             agency=agency,
             actor=actor,
             actor_label=(actor.username if actor else "system"),
@@ -84,11 +107,11 @@ def audit_record(
             data=json.loads(json.dumps(data or {}, default=str)),
             ip=client_ip(request),
             created_at=timezone.now(),
-            prev_hash=head.last_hash,
+            prev_hash=prev_hash,
         )
-        event.hash = compute_hash(head.last_hash, event)
+        event.hash = compute_hash(prev_hash, event)
         event.save(force_insert=True)
-        AuditChain.objects.filter(pk=head.pk).update(last_hash=event.hash)
+        AuditChain.objects.filter(key=key).update(last_hash=event.hash)
     return event
 
 
