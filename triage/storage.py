@@ -4,7 +4,8 @@ Layout under ``settings.EVIDENCE_ROOT``::
 
     <agency uuid>/blobs/<sha[0:2]>/<sha[2:4]>/<sha256>     originals, mode 0440
     <agency uuid>/derived/<sha[0:2]>/<sha256>.<kind>.jpg    thumbnails, contact sheets
-    <agency uuid>/tmp/                                      partial writes (same filesystem)
+    <agency uuid>/tmp/                                      partial writes (same filesystem;
+                                                            the reconciler sweeps stale ones)
 
 A file is first streamed into ``tmp/`` while its hashes are computed, then linked into
 place with ``os.link``, which fails if the name exists: an original is never overwritten,
@@ -128,30 +129,40 @@ def stage_file(agency, src: Path, move: bool = False) -> Staged:
         return stage_stream(agency, f)
 
 
-def _link_into_place(temp_path: Path, final: Path) -> None:
+def _link_into_place(temp_path: Path, final: Path) -> bool:
+    """Link the temp file into place; True when this call created ``final``."""
     final.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(temp_path, FILE_MODE)
+    created = False
     try:
         os.link(temp_path, final)
+        created = True
     except FileExistsError:
         pass  # the same content is already stored: never overwrite it
     except OSError:
         # A filesystem without hard links: exclusive create, then copy.
         try:
             with open(final, "xb") as out, open(temp_path, "rb") as src:
+                created = True
                 shutil.copyfileobj(src, out, CHUNK)
             os.chmod(final, FILE_MODE)
         except FileExistsError:
             pass
     temp_path.unlink(missing_ok=True)
+    return created
 
 
-def commit_blob(agency, staged: Staged):
-    """Move a staged file into its content address and return ``(Blob, created)``."""
+def commit_blob(agency, staged: Staged, created_files: list | None = None):
+    """Move a staged file into its content address and return ``(Blob, created)``. When
+    this call created the stored file, its path is appended to ``created_files`` before
+    the Blob row is written, so that a caller whose transaction then fails can remove
+    exactly the files it added (never one another writer stored)."""
     from triage.models import Blob
 
     relpath = blob_relpath(agency, staged.sha256)
-    _link_into_place(staged.temp_path, absolute(relpath))
+    final = absolute(relpath)
+    if _link_into_place(staged.temp_path, final) and created_files is not None:
+        created_files.append(final)
     defaults = {
         "md5": staged.md5,
         "sha1": staged.sha1,
@@ -165,6 +176,34 @@ def commit_blob(agency, staged: Staged):
             )
     except IntegrityError:  # a concurrent writer inserted it first
         return Blob.objects.get(agency=agency, sha256=staged.sha256), False
+
+
+def sweep_temp(older_than_seconds: float, now: float | None = None) -> int:
+    """Remove partial writes left in every agency's ``tmp/`` by a process that died (a
+    SIGKILLed worker cannot clean up after itself). A file counts as left behind when
+    neither its content nor its inode changed for ``older_than_seconds``: a live write
+    keeps its modification time fresh, and the rename of ``stage_file(move=True)`` and the
+    ``chmod`` before linking refresh the change time. Returns how many were removed."""
+    import time
+
+    cutoff = (time.time() if now is None else now) - older_than_seconds
+    removed = 0
+    for temp_dir in root().glob("*/tmp"):
+        try:
+            entries = list(os.scandir(temp_dir))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                if max(st.st_mtime, st.st_ctime) < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                continue  # linked into place (or swept) meanwhile
+    return removed
 
 
 def store_stream(agency, stream: BinaryIO, max_bytes: int | None = None):

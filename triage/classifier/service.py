@@ -45,13 +45,22 @@ class DecodeError(Exception):
 
 
 def _open_image(path: Path) -> Image.Image:
-    """Bounded decode: the header's size is checked against HUB_MAX_IMAGE_PIXELS before
-    any pixel is decoded (Pillow's own MAX_IMAGE_PIXELS bomb check still applies)."""
+    """The Media stage's bounded decode: the header's size is checked against
+    HUB_MAX_IMAGE_PIXELS before any pixel is decoded, and the image is decoded shrunk
+    (short side about 512, JPEG by DCT scaling) before any colour conversion, so a
+    100-megapixel image never becomes a full-size RGB copy. The model's own resize to
+    its input size follows."""
+    from triage.media import MediaError, decode, pdq, sniff
+
     try:
-        with Image.open(path) as img:
-            if img.width * img.height > settings.HUB_MAX_IMAGE_PIXELS:
-                raise DecodeError(f"{img.width}x{img.height} exceeds HUB_MAX_IMAGE_PIXELS")
-            return img.convert("RGB")
+        with open(path, "rb") as fp:
+            fmt = sniff.sniff_file(path).pillow_format
+            if not fmt:
+                raise DecodeError("not a decodable image")
+            im = decode.open_image(fp, fmt, settings.HUB_MAX_IMAGE_PIXELS)
+            return pdq.prepare(im)
+    except MediaError as exc:
+        raise DecodeError(str(exc)) from None
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
         raise DecodeError(str(exc)) from None
 
@@ -59,6 +68,8 @@ def _open_image(path: Path) -> Image.Image:
 def _video_frames(item: EvidenceItem, path: Path) -> Iterator[tuple[float, Image.Image]]:
     """The item's sampled keyframes (VideoFrame timestamps), read from the original."""
     import cv2
+
+    from triage.media import video
 
     timestamps = list(item.frames.order_by("index").values_list("timestamp", flat=True))
     if not timestamps:
@@ -73,9 +84,9 @@ def _video_frames(item: EvidenceItem, path: Path) -> Iterator[tuple[float, Image
             if not ok or frame is None:
                 continue
             h, w = frame.shape[:2]
-            if h * w > settings.HUB_MAX_IMAGE_PIXELS:
-                raise DecodeError(f"frame {w}x{h} exceeds HUB_MAX_IMAGE_PIXELS")
-            yield float(ts), Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), "RGB")
+            if h * w > min(settings.HUB_MAX_IMAGE_PIXELS, video.MAX_VIDEO_PIXELS):
+                raise DecodeError(f"frame {w}x{h} exceeds the video frame pixel limit")
+            yield float(ts), video.bounded_rgb_from_bgr(frame)
     finally:
         capture.release()
 

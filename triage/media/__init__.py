@@ -82,20 +82,30 @@ def analyse(path, sniffed: Sniffed | None = None, *, max_pixels: int | None = No
     sniffed = sniffed or sniff_file(path)
     max_pixels = max_pixels or _max_pixels()
     result = MediaAnalysis(sniffed=sniffed)
+    hidden = sniff.concealed(path, sniffed)
+    if hidden:
+        raise MediaRefused(hidden)
     if sniffed.kind == sniff.IMAGE:
         with open(path, "rb") as fp:
             im = decode.open_image(fp, sniffed.pillow_format, max_pixels)
             result.width, result.height = im.width, im.height
-            result.orientation = thumbs.exif_orientation(im)
-            if getattr(im, "n_frames", 1) > 1 and sniffed.pillow_format in ("GIF", "WEBP"):
+            # The format first: asking a TIFF for its frame count walks every page.
+            animated = sniffed.pillow_format in ("GIF", "WEBP") and getattr(
+                im, "is_animated", False
+            )
+            if animated:
                 _frames(video.gif_keyframes(im), result)
                 # Still images hash the first frame with dihedrals, as for any image.
                 im.seek(0)
-                first = pdq.pdq_of_rgb(decode.to_rgb(decode.load(im).copy()))
+                first = pdq.pdq_of_rgb(pdq.prepare(im))
                 result.pdq, result.pdq_quality = first.pdq, first.quality
                 result.pdq_dihedral = first.dihedral
+                result.orientation = thumbs.exif_orientation(im)
                 return result
             rgb = pdq.prepare(im)
+            # After decoding: reading a PNG's EXIF decodes the whole image, and a failure
+            # there must not hide a damaged file.
+            result.orientation = thumbs.exif_orientation(im)
         h = pdq.pdq_of_rgb(rgb)
         result.pdq, result.pdq_quality, result.pdq_dihedral = h.pdq, h.quality, h.dihedral
         result.preview = rgb

@@ -3,7 +3,12 @@
 Every open names the one Pillow plugin the magic bytes allow (``formats=``), checks the
 dimensions from the header *before* any pixel is decoded, and turns Pillow's
 DecompressionBombWarning into an error. HEIC/HEIF goes through the same path: pillow-heif's
-Pillow plugin ("HEIF", libheif) is registered once, on first use."""
+Pillow plugin ("HEIF", libheif) is registered once, on first use.
+
+Memory: a decoded image costs its pixels once (Pillow keeps 1 byte per pixel for L and P,
+4 for RGB/RGBA, 4 for 16-bit); ``reduced_rgb`` shrinks it before any colour conversion, and
+converts the modes Pillow cannot average (palette, 1-bit, 16-bit) strip by strip, so that no
+second full-size copy is ever made."""
 
 from __future__ import annotations
 
@@ -32,13 +37,15 @@ def register_heif() -> None:
     pillow_heif.register_heif_opener(depth_images=False, aux_images=False)
 
 
-def check_dimensions(width: int, height: int, max_pixels: int) -> None:
+def check_dimensions(width: int, height: int, max_pixels: int, what: str = "") -> None:
+    """Refuse a declared size over ``max_pixels`` (``what`` names the limit, e.g. " for a
+    video frame")."""
     if width <= 0 or height <= 0:
         raise MediaDamaged(f"the header declares an impossible size of {width}×{height} pixels")
     if width * height > max_pixels:
         raise MediaRefused(
             f"the header declares {width:,}×{height:,} pixels ({width * height:,}), over the "
-            f"limit of {max_pixels:,}: refused as a possible decompression bomb"
+            f"limit of {max_pixels:,}{what}: refused as a possible decompression bomb"
         )
 
 
@@ -104,3 +111,54 @@ def to_rgb(im: Image.Image) -> Image.Image:
     if im.mode == "P" and "transparency" in im.info:
         return im.convert("RGBA").convert("RGB")
     return im.convert("RGB")
+
+
+# Modes whose pixels cannot be averaged as they are, and the mode each is reduced in.
+_REDUCE_IN = {
+    "P": "RGB",
+    "PA": "RGBA",
+    "1": "L",
+    "I;16": "I",
+    "I;16L": "I",
+    "I;16B": "I",
+    "I;16N": "I",
+    "LAB": "RGB",
+    "HSV": "RGB",
+}
+STRIP_ROWS = 256  # rows converted at a time when a mode must be converted before reducing
+
+
+def reduce_by(im: Image.Image, factor: int) -> Image.Image:
+    """``im`` (decoded) shrunk by the integer box ``factor``: exactly ``Image.reduce``,
+    with palette, 1-bit and 16-bit images converted strip by strip (strips aligned on the
+    boxes, so the result is the same as converting the whole image first)."""
+    work = _REDUCE_IN.get(im.mode)
+    if work == "RGB" and im.mode == "P" and "transparency" in im.info:
+        work = "RGBA"
+    if work is None:
+        return im.reduce(factor)
+    width, height = im.size
+    out = Image.new(work, (-(-width // factor), -(-height // factor)))
+    step = factor * max(1, STRIP_ROWS // factor)
+    for top in range(0, height, step):
+        strip = im.crop((0, top, width, min(height, top + step))).convert(work)
+        out.paste(strip.reduce(factor), (0, top // factor))
+    return out
+
+
+def reduced_rgb(im: Image.Image, side: int) -> Image.Image:
+    """Decode ``im`` and return it as 8-bit RGB, shrunk by an integer box factor so that
+    its short side stays >= ``side`` (no EXIF rotation). Always a new image when shrunk;
+    may be ``im`` itself when it is already small RGB."""
+    load(im)
+    factor = min(im.size) // side
+    if factor < 2:
+        return to_rgb(im)
+    sixteen_bit = im.mode.startswith("I;16")
+    small = reduce_by(im, factor)
+    if sixteen_bit:  # reduced as "I" (0..65535): map to 8 bits as to_rgb does for I;16
+        import numpy as np
+
+        arr = np.asarray(small, dtype=np.float64) / 257.0
+        small = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "L")
+    return to_rgb(small)

@@ -16,7 +16,7 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
-from triage.media.decode import load, to_rgb
+from triage.media.decode import reduced_rgb
 
 PDQ_SIDE = 512  # short side kept for hashing (the PDQ reference also works from ~512)
 QUALITY_MIN = 50  # below this the reference says a hash is not worth matching
@@ -47,11 +47,7 @@ def prepare(im: Image.Image, side: int = PDQ_SIDE) -> Image.Image:
         # DCT scaling: libjpeg decodes at 1/2, 1/4 or 1/8 directly, keeping both sides
         # >= the requested size.
         im.draft("RGB", (side, side))
-    load(im)
-    factor = min(im.size) // side
-    if factor >= 2:
-        im = im.reduce(factor)
-    return to_rgb(im)
+    return reduced_rgb(im, side)
 
 
 def pdq_of_rgb(rgb: Image.Image | np.ndarray) -> PDQResult:

@@ -1,10 +1,18 @@
 """Recognising a file by its first bytes (never by its name).
 
 Only the formats on the allow-list are decoded; archives are expanded by
-``triage.archives``; everything else is hashed and matched but not opened."""
+``triage.archives``; everything else is hashed and matched but not opened. Markup that
+browsers would run (SVG, HTML, XML) is named for what it is, never decoded as an image.
+
+``concealed`` looks for what a valid image or video may carry besides itself: a zip archive
+appended to it (a polyglot), or data after the end of a PNG or GIF (e.g. a GIF that is also
+JavaScript)."""
 
 from __future__ import annotations
 
+import os
+import struct
+import zipfile
 from dataclasses import dataclass
 
 HEAD_BYTES = 512  # enough for every signature below (tar's "ustar" sits at 257)
@@ -56,6 +64,9 @@ ARCHIVE_TYPES = {
 }
 
 UNKNOWN = Sniffed("application/octet-stream", OTHER, "unrecognised data")
+SVG = Sniffed("image/svg+xml", OTHER, "an SVG drawing (markup that can hold scripts)")
+HTML = Sniffed("text/html", OTHER, "an HTML page (markup that can hold scripts)")
+XML = Sniffed("application/xml", OTHER, "an XML document")
 EMPTY = Sniffed("application/x-empty", OTHER, "an empty file")
 
 
@@ -125,9 +136,139 @@ def sniff_bytes(head: bytes) -> Sniffed:
         return Sniffed("application/postscript", OTHER, "a PostScript/EPS file")
     if head.startswith(b"%PDF-"):
         return Sniffed("application/pdf", OTHER, "a PDF document")
-    return UNKNOWN
+    return _markup(head) or UNKNOWN
+
+
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<iframe")
+
+
+def _markup(head: bytes) -> Sniffed | None:
+    """SVG, HTML or XML, recognised as browsers do: at the start, after an optional UTF-8
+    byte-order mark, white space and comments."""
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    if not text.startswith(b"<"):
+        return None
+    if b"<svg" in text:
+        return SVG
+    if text.startswith(_HTML_STARTS) or (text.startswith(b"<!--") and b"<html" in text):
+        return HTML
+    if text.startswith(b"<?xml"):
+        return XML
+    return None
 
 
 def sniff_file(path) -> Sniffed:
     with open(path, "rb") as f:
         return sniff_bytes(f.read(HEAD_BYTES))
+
+
+# --- what a valid image may carry besides itself ----------------------------------------
+
+ZIP_TAIL_BYTES = 65_557  # the end-of-central-directory record and the longest comment
+MAX_CHUNKS = 1_000_000  # structures walked before giving up (never in a real image)
+
+
+def _appended_zip(path) -> int:
+    """The number of files of a zip archive whose directory ends the file (0 if none)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        f.seek(max(0, size - ZIP_TAIL_BYTES))
+        if b"PK\x05\x06" not in f.read():
+            return 0
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return len(zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return 0
+
+
+def _png_end(f) -> int | None:
+    """The offset just after the IEND chunk (None if the chunks cannot be walked)."""
+    f.seek(8)
+    for _ in range(MAX_CHUNKS):
+        header = f.read(8)
+        if len(header) < 8:
+            return None
+        length, kind = struct.unpack(">I4s", header)
+        f.seek(length + 4, os.SEEK_CUR)
+        if kind == b"IEND":
+            return f.tell()
+    return None
+
+
+def _skip_sub_blocks(f) -> bool:
+    for _ in range(MAX_CHUNKS):
+        n = f.read(1)
+        if not n:
+            return False
+        if n[0] == 0:
+            return True
+        f.seek(n[0], os.SEEK_CUR)
+    return False
+
+
+def _gif_end(f) -> int | None:
+    """The offset just after the GIF trailer (None if the blocks cannot be walked)."""
+    header = f.read(13)
+    if len(header) < 13:
+        return None
+    if header[10] & 0x80:
+        f.seek(3 << ((header[10] & 7) + 1), os.SEEK_CUR)
+    for _ in range(MAX_CHUNKS):
+        block = f.read(1)
+        if block == b";":
+            return f.tell()
+        if block == b"!":
+            f.seek(1, os.SEEK_CUR)
+        elif block == b",":
+            descriptor = f.read(9)
+            if len(descriptor) < 9:
+                return None
+            if descriptor[8] & 0x80:
+                f.seek(3 << ((descriptor[8] & 7) + 1), os.SEEK_CUR)
+            f.seek(1, os.SEEK_CUR)  # LZW minimum code size
+        else:
+            return None
+        if not _skip_sub_blocks(f):
+            return None
+    return None
+
+
+_END_FINDERS = {"image/png": ("PNG", _png_end), "image/gif": ("GIF", _gif_end)}
+
+
+def _trailing(path, media_type: str) -> tuple[str, int]:
+    """``(format, bytes)`` of non-padding data after the end of a PNG or GIF."""
+    fmt, finder = _END_FINDERS.get(media_type, ("", None))
+    if finder is None:
+        return "", 0
+    with open(path, "rb") as f:
+        end = finder(f)
+        if end is None:
+            return fmt, 0  # unwalkable: the decoder will say it is damaged
+        f.seek(end)
+        rest = f.read(ZIP_TAIL_BYTES)
+    extra = os.path.getsize(path) - end
+    if extra <= 0 or not rest.strip(b"\x00 \t\r\n"):
+        return fmt, 0
+    return fmt, extra
+
+
+def concealed(path, sniffed: Sniffed) -> str:
+    """Why a file sniffed as an image or video should not be analysed as one (it also is
+    something else), or "" when nothing is hidden."""
+    if sniffed.kind not in (IMAGE, VIDEO):
+        return ""
+    files = _appended_zip(path)
+    if files:
+        return (
+            f"the file is {sniffed.label} and also a zip archive of {files:,} file(s) (a "
+            "polyglot, a way to hide files): not analysed automatically; examine it by hand"
+        )
+    fmt, extra = _trailing(path, sniffed.media_type)
+    if extra:
+        return (
+            f"{extra:,} bytes of other data follow the end of the {fmt} image (a polyglot "
+            "or hidden content): not analysed automatically; examine it by hand"
+        )
+    return ""

@@ -6,7 +6,13 @@ Claims. Items are claimed with conditional updates. The first hop takes PENDING 
 Classify on the inference queue) take items whose ``stage`` is the stage before theirs.
 The claim sets ``stage`` to ``"@<stage>"`` (in progress) and ``claimed_at`` to a fresh
 timestamp, which then acts as the lease: every later write of that hop is conditional on
-it, so a hop that lost its lease (the reconciler re-queued its items) writes nothing."""
+it, so a hop that lost its lease (the reconciler re-queued its items) writes nothing.
+
+Stage markers. While a hop runs, ``stage`` is ``"@<stage in progress>"``; between hops
+(queued for the next one) it is the bare name of the last stage completed. The
+reconciler tells the two apart: an item in progress past its time was being processed
+by a worker that died (an attempt that crashed); an item between hops is only waiting
+in a queue, which may be long, and is re-queued only when its batch has stalled."""
 
 from __future__ import annotations
 
@@ -22,7 +28,14 @@ from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from triage.models import EvidenceBatch, EvidenceItem, ItemStatus
-from triage.pipeline.stages import STAGE_NAMES, STAGES, StageFailed, StageRefused, StageSkipped
+from triage.pipeline.stages import (
+    STAGE_NAMES,
+    STAGES,
+    StageFailed,
+    StageRefused,
+    StageSkipped,
+    is_transient,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,20 +152,29 @@ def run_segment(batch_id: int, item_ids, start: int = 0) -> list[FollowUp]:
             try:
                 endings.update(stage.run_chunk(able))
             except Exception as exc:  # a stage bug outside its per-item handling
+                if is_transient(exc):
+                    raise  # the database, not the items: abandon the hop (see reconcile)
                 endings.update({i.id: exc for i in able})
+            lost = next((e for e in endings.values() if is_transient(e)), None)
+            if lost is not None:
+                raise lost
         items = [i for i in items if i.id not in endings or _ending(i, lease, stage, endings[i.id])]
-        if items:
-            _leased([i.id for i in items], lease).update(stage=stage.name)
         if not items:
             finished_all = False
             break
+        following = STAGES[index + 1] if index + 1 < len(STAGES) else None
+        if following is not None:
+            # In progress at the next stage of this hop, or done with this one and waiting
+            # for the hop on another queue.
+            marker = "@" + following.name if following.queue == queue else stage.name
+            _leased([i.id for i in items], lease).update(stage=marker)
     if items:
         # Keep what the stages learnt on the instances (the sniffed type of an archive or
         # of a file no stage decodes); the values are deterministic, so no lease needed.
         EvidenceItem.objects.bulk_update(items, list(KEEP_ON_END))
     if finished_all:
         _leased([i.id for i in items], lease).update(
-            status=ItemStatus.DONE, processed_at=timezone.now()
+            status=ItemStatus.DONE, stage=STAGE_NAMES[-1], processed_at=timezone.now()
         )
     if start == 0:
         children = EvidenceItem.objects.filter(
@@ -198,12 +220,31 @@ def batch_check_complete(batch_id: int) -> bool:
 
 def dispatch(followups: list[FollowUp]) -> None:
     """Queue the follow-ups after the current transaction commits (ids only)."""
+    from hub import db_scope
     from triage.pipeline import tasks
+
+    # A task carries the scope it is queued in. Work queued by a hub-wide task (the
+    # reconciler) is narrowed to its batch's agency, so pipeline tasks never run hub-wide.
+    agencies: dict[int, int] = {}
+    if followups and db_scope.current() == db_scope.ALL:
+        agencies = dict(
+            EvidenceBatch.objects.filter(id__in={f.batch_id for f in followups}).values_list(
+                "id", "agency_id"
+            )
+        )
+
+    def send(task, args, agency_id):
+        if agency_id is None:
+            task.delay(*args)
+        else:
+            with db_scope.agency_scope(agency_id):
+                task.delay(*args)
 
     for f in followups:
         task = tasks.pipeline_classify_chunk if f.queue == "inference" else tasks.process_chunk
         args = (f.batch_id, list(f.item_ids), f.start)
-        transaction.on_commit(lambda task=task, args=args: task.delay(*args))
+        agency_id = agencies.get(f.batch_id)
+        transaction.on_commit(lambda t=task, a=args, ag=agency_id: send(t, a, ag))
 
 
 def run_inline(followups: list[FollowUp]) -> None:
@@ -226,10 +267,42 @@ def resume_index(stage: str) -> int:
     return 0
 
 
+# Bare names an item waits under between hops (after the last stage it is DONE instead).
+WAITING_STAGES = STAGE_NAMES[:-1]
+
+
+def in_progress(stage: str) -> bool:
+    """True for a hop's marker (``"@<stage>"``, or anything unexpected); False for an item
+    waiting between hops (the bare name of the last stage it completed)."""
+    return stage not in WAITING_STAGES
+
+
+def crash_reason(attempts: int, stage: str) -> str:
+    where = stage.lstrip("@") or STAGE_NAMES[0]
+    return (
+        f"crashed its parser {attempts} times: the worker processing it died or hit the time "
+        f"limit every time (last in the {where} stage), so it is not retried again"
+    )
+
+
 def reconcile(stuck_after_seconds: int | None = None) -> dict:
-    """Re-queue work stuck past its time (a worker died or a message was lost), fail
-    items that crashed too often, and finish batches whose last chunk vanished. Returns
-    ``FollowUp``s queued (or run by the caller) and counts."""
+    """Re-queue work stuck past its time, fail items that crashed too often, finish
+    batches whose last chunk vanished and sweep temporary files left by dead workers.
+    Returns the ``FollowUp``s to queue (the task dispatches them) and counts.
+
+    * An item **in progress** (``"@<stage>"``) whose claim is older than
+      ``HUB_STUCK_AFTER_SECONDS`` was being processed by a worker that died (SIGKILL, the
+      OOM killer, a parser that crashed the process, the hard time limit). That attempt
+      counts: after ``HUB_MAX_ATTEMPTS`` the item ends FAILED; before, it is re-queued
+      from the interrupted stage **on its own**, so that a file that kills its worker
+      cannot take the other items of its chunk down with it.
+    * Items **waiting** (PENDING, or between hops) are only queued: their message may be
+      lost (a broker restart, a dead worker's reserved messages) or just behind a long
+      queue, which the reconciler cannot tell apart. They are re-queued, without counting
+      an attempt, when their batch has stalled: no claim and no item finished for a whole
+      period. Duplicate messages are harmless (claims are conditional)."""
+    from triage import storage
+
     stuck_after = (
         settings.HUB_STUCK_AFTER_SECONDS if stuck_after_seconds is None else stuck_after_seconds
     )
@@ -238,28 +311,39 @@ def reconcile(stuck_after_seconds: int | None = None) -> dict:
     max_attempts = settings.HUB_MAX_ATTEMPTS
     followups: list[FollowUp] = []
     requeued = failed = 0
-    by_hop: dict[tuple[int, int], list[int]] = {}
+    crashed: dict[tuple[int, int], list[int]] = {}
+    waiting: dict[tuple[int, int], list[int]] = {}
+
+    # Batches where nothing happened for a whole period: the messages of their waiting
+    # items were lost (or are held by a dead worker until the broker's visibility timeout).
+    stalled = (
+        EvidenceBatch.objects.filter(status=EvidenceBatch.Status.PROCESSING)
+        .filter(Q(started_at__isnull=True) | Q(started_at__lt=cutoff))
+        .annotate(last_claim=Max("items__claimed_at"), last_done=Max("items__processed_at"))
+        .filter(Q(last_claim__isnull=True) | Q(last_claim__lt=cutoff))
+        .filter(Q(last_done__isnull=True) | Q(last_done__lt=cutoff))
+        .values_list("id", flat=True)
+    )
+    stalled = list(stalled)  # as found, before this run re-queues anything
 
     stuck = EvidenceItem.objects.filter(status=ItemStatus.RUNNING, claimed_at__lt=cutoff)
     for item_id, batch_id, stage, attempts, claimed_at in stuck.values_list(
         "id", "batch_id", "stage", "attempts", "claimed_at"
     ):
+        if not in_progress(stage):
+            continue  # waiting for its next hop: see the stalled batches below
         guard = EvidenceItem.objects.filter(
-            id=item_id, status=ItemStatus.RUNNING, claimed_at=claimed_at
+            id=item_id, status=ItemStatus.RUNNING, claimed_at=claimed_at, stage=stage
         )
         if attempts >= max_attempts:
             failed += guard.update(
                 status=ItemStatus.FAILED,
-                failure_reason=(
-                    f"crashed its parser {attempts} times (the worker died or hit the time "
-                    f"limit while processing it, last in the {stage.lstrip('@') or 'first'} "
-                    "stage); not retried again"
-                ),
+                failure_reason=crash_reason(attempts, stage),
                 processed_at=now,
             )
             continue
         index = resume_index(stage)
-        if index == 0:
+        if index == 0:  # the claim counts the next attempt
             changed = guard.update(status=ItemStatus.PENDING, stage="", claimed_at=now)
         else:
             changed = guard.update(
@@ -267,31 +351,29 @@ def reconcile(stuck_after_seconds: int | None = None) -> dict:
             )
         if changed:
             requeued += 1
-            by_hop.setdefault((batch_id, index), []).append(item_id)
+            crashed.setdefault((batch_id, index), []).append(item_id)
 
-    # Pending items of a batch where nothing happened for a whole period: their chunk's
-    # message was lost (or is held by a dead worker until the broker's visibility timeout).
-    idle_batches = (
-        EvidenceBatch.objects.filter(status=EvidenceBatch.Status.PROCESSING)
-        .annotate(
-            last_claim=Max("items__claimed_at"),
-            last_done=Max("items__processed_at"),
+    for batch_id in stalled:
+        waits = Q(status=ItemStatus.PENDING) | Q(
+            status=ItemStatus.RUNNING, stage__in=WAITING_STAGES
         )
-        .filter(Q(last_claim__isnull=True) | Q(last_claim__lt=cutoff))
-        .filter(Q(last_done__isnull=True) | Q(last_done__lt=cutoff))
-        .filter(started_at__lt=cutoff)
-        .values_list("id", flat=True)
-    )
-    for batch_id in idle_batches:
-        pending = EvidenceItem.objects.filter(batch_id=batch_id, status=ItemStatus.PENDING).exclude(
-            id__in=[i for (b, s), ids in by_hop.items() if b == batch_id for i in ids]
+        requeued_ids = [i for (b, _), ids in crashed.items() if b == batch_id for i in ids]
+        queued = EvidenceItem.objects.filter(batch_id=batch_id).filter(waits)
+        queued = queued.exclude(id__in=requeued_ids)
+        rows = list(queued.order_by("id").values_list("id", "status", "stage"))
+        # Touch the claim time: the batch is no longer stalled, so the next run does not
+        # queue the same items again before another period has passed.
+        EvidenceItem.objects.filter(id__in=[r[0] for r in rows]).filter(waits).update(
+            claimed_at=now
         )
-        ids = list(pending.order_by("id").values_list("id", flat=True))
-        if ids:
-            by_hop.setdefault((batch_id, 0), []).extend(ids)
-            requeued += len(ids)
+        for item_id, status, stage in rows:
+            index = 0 if status == ItemStatus.PENDING else resume_index(stage)
+            waiting.setdefault((batch_id, index), []).append(item_id)
+            requeued += 1
 
-    for (batch_id, index), ids in sorted(by_hop.items()):
+    for (batch_id, index), ids in sorted(crashed.items()):
+        followups.extend(FollowUp(batch_id, c, index) for c in chunked(sorted(ids), 1))
+    for (batch_id, index), ids in sorted(waiting.items()):
         followups.extend(FollowUp(batch_id, c, index) for c in chunked(sorted(ids)))
 
     # Batches whose start message was lost, and batches that are in fact finished.
@@ -305,10 +387,22 @@ def reconcile(stuck_after_seconds: int | None = None) -> dict:
         status=EvidenceBatch.Status.PROCESSING
     ).values_list("id", flat=True):
         completed += batch_check_complete(batch_id)
+    temp_removed = storage.sweep_temp(stuck_after)
+    if requeued or failed or temp_removed or lost_starts:
+        log.info(
+            "reconciler: %d item(s) re-queued, %d failed after %d attempts, %d batch start(s) "
+            "re-sent, %d stale temporary file(s) removed",
+            requeued,
+            failed,
+            max_attempts,
+            len(lost_starts),
+            temp_removed,
+        )
     return {
         "followups": followups,
         "lost_starts": lost_starts,
         "requeued": requeued,
         "failed": failed,
         "completed": completed,
+        "temp_removed": temp_removed,
     }

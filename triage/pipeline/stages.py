@@ -5,7 +5,12 @@ stage ends for an item in one of three ways: normally; with ``StageSkipped`` (ex
 item continues with the next stage); ``StageFailed`` / ``StageRefused`` (expected, the item
 ends FAILED / REFUSED with the reason for a person); or any other exception (the item ends
 ERRORED with its traceback). Every stage is idempotent: it may run twice for an item after
-a worker crash, and unique constraints protect what it writes."""
+a worker crash, and unique constraints protect what it writes.
+
+A lost database connection (a restart, a failover, a network cut) is nobody's fault: it
+never ends an item. The stage is tried once more on a new connection; if that fails too,
+the error propagates, the hop is abandoned with its items still claimed, and the
+reconciler re-queues them (``triage.pipeline.runner``)."""
 
 from __future__ import annotations
 
@@ -15,8 +20,9 @@ import time
 from pathlib import PurePosixPath
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Sum
+from django.db.utils import InterfaceError, OperationalError
 
 from triage import archives, storage
 from triage.media import MediaDamaged, MediaRefused, analyse, sniff, thumbs
@@ -38,6 +44,21 @@ class StageRefused(StageFailed):
     """Hostile or over a limit: the item ends REFUSED with this reason."""
 
 
+def is_transient(exc: BaseException) -> bool:
+    """A database error that says nothing about the item: the connection was lost or the
+    server refused the transaction for now (shutdown, failover, serialisation, locks)."""
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def fresh_connection() -> bool:
+    """After a transient error, drop a broken connection so that the next query opens a
+    new one. Not possible inside an outer transaction (then the caller must give up)."""
+    if connection.in_atomic_block:
+        return False
+    connection.close_if_unusable_or_obsolete()
+    return True
+
+
 class Stage:
     """Base stage: ``able_to_run(item)`` filters, ``run_chunk(items)`` does the work (by
     default ``run(item)`` for each, each in its own savepoint) and returns the endings of
@@ -55,11 +76,24 @@ class Stage:
     def run_chunk(self, items: list[EvidenceItem]) -> dict[int, BaseException]:
         endings: dict[int, BaseException] = {}
         for item in items:
-            try:
-                with transaction.atomic():
-                    self.run(item)
-            except Exception as exc:
-                endings[item.id] = exc
+            for last_try in (False, True):
+                try:
+                    with transaction.atomic():
+                        self.run(item)
+                except Exception as exc:
+                    if is_transient(exc):
+                        if last_try or not fresh_connection():
+                            raise
+                        log.warning(
+                            "database connection lost in the %s stage (item %s): %s; "
+                            "retrying on a new connection",
+                            self.name,
+                            item.id,
+                            exc,
+                        )
+                        continue
+                    endings[item.id] = exc
+                break
         return endings
 
     def __repr__(self) -> str:
@@ -161,11 +195,9 @@ class Extract(Stage):
         )
         for member, stream in members:
             staged = storage.stage_stream(item.agency, stream)
-            final = storage.absolute(storage.blob_relpath(item.agency, staged.sha256))
-            existed = final.exists()
-            blob, _ = storage.commit_blob(item.agency, staged)
-            if not existed:
-                new_files.append(final)
+            # Recorded as soon as linked: if the Blob row then fails (a lost database
+            # connection), the savepoint rolls it back and the file goes with it.
+            blob, _ = storage.commit_blob(item.agency, staged, created_files=new_files)
             status, reason = ItemStatus.PENDING, ""
             if blob.sha256 in enclosing:
                 status = ItemStatus.REFUSED
@@ -180,7 +212,7 @@ class Extract(Stage):
                     "case_id": item.case_id,
                     "parent": item,
                     "blob": blob,
-                    "original_name": PurePosixPath(member.name).name[:500],
+                    "original_name": archives.shortened(PurePosixPath(member.name).name),
                     "size": blob.size,
                     "source_mtime": member.mtime,
                     "depth": item.depth + 1,
@@ -285,18 +317,19 @@ class Media(Stage):
             made.update(thumbs.thumbnails(result.preview, result.orientation))
         if len(result.keyframe_images) > 1:
             made["contact_sheet"] = thumbs.contact_sheet(result.keyframe_images)
-        for kind, (data, width, height) in made.items():
-            relpath = storage.write_derived(item.agency, sha, kind, data)
-            Derivative.objects.get_or_create(
+        rows = [
+            Derivative(
                 item=item,
                 kind=kind,
-                defaults={
-                    "parent_sha256": sha,
-                    "storage_path": relpath,
-                    "width": width,
-                    "height": height,
-                },
+                parent_sha256=sha,
+                storage_path=storage.write_derived(item.agency, sha, kind, data),
+                width=width,
+                height=height,
             )
+            for kind, (data, width, height) in made.items()
+        ]
+        # One INSERT for all of them; a redelivered item finds its rows there already.
+        Derivative.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 class ContractStage(Stage):
@@ -315,9 +348,22 @@ class ContractStage(Stage):
         except NotImplementedError as exc:
             return {i.id: StageSkipped(f"{self.name} is not available: {exc}") for i in items}
         except Exception as exc:
-            if len(items) == 1:
+            if is_transient(exc):
+                # The connection, not the chunk: once more, item by item, on a new one.
+                if not fresh_connection():
+                    raise
+                log.warning(
+                    "database connection lost in the %s stage: %s; retrying item by item "
+                    "on a new connection",
+                    self.name,
+                    exc,
+                )
+            elif len(items) == 1:
                 return {items[0].id: exc}
-            log.warning("%s failed for a chunk; retrying item by item", self.name, exc_info=True)
+            else:
+                log.warning(
+                    "%s failed for a chunk; retrying item by item", self.name, exc_info=True
+                )
         endings = {}
         for item in items:
             try:
@@ -326,6 +372,8 @@ class ContractStage(Stage):
             except NotImplementedError as exc:
                 endings[item.id] = StageSkipped(f"{self.name} is not available: {exc}")
             except Exception as exc:
+                if is_transient(exc):
+                    raise
                 endings[item.id] = exc
         return endings
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.db.utils import InterfaceError, OperationalError
 
+from hub import db_scope
+from triage.models import EvidenceBatch
 from triage.pipeline import runner
 
 __all__ = ["pipeline_classify_chunk", "process_chunk", "reconcile", "start_batch"]
@@ -44,6 +46,10 @@ def pipeline_classify_chunk(batch_id: int, item_ids: list[int], start: int) -> N
 def reconcile() -> dict:
     result = runner.reconcile()
     runner.dispatch(result["followups"])
-    for batch_id in result["lost_starts"]:
-        start_batch.delay(batch_id)
+    lost = dict(
+        EvidenceBatch.objects.filter(id__in=result["lost_starts"]).values_list("id", "agency_id")
+    )
+    for batch_id, agency_id in lost.items():
+        with db_scope.agency_scope(agency_id):  # the batch's own agency, never hub-wide
+            start_batch.delay(batch_id)
     return {k: v for k, v in result.items() if k in ("requeued", "failed", "completed")}

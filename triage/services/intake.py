@@ -5,7 +5,6 @@ with ids only."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -15,6 +14,7 @@ from django.db.models import Count, Q
 
 from hub.audit import audit_record
 from triage import storage
+from triage.archives import printable, shortened, shown
 from triage.models import Case, EvidenceBatch, EvidenceItem, ItemStatus
 from triage.pipeline import runner
 from triage.pipeline.stages import STAGE_NAMES
@@ -85,10 +85,17 @@ def batch_create(
 
 
 def _clean_relative_path(value: str) -> str:
-    """Provenance path as received, normalised to a relative POSIX path."""
+    """Provenance path as received, normalised to a relative POSIX path, with control and
+    bidirectional characters escaped (``printable``): kept, never raw."""
     parts = [p for p in PurePosixPath(value.replace("\\", "/")).parts if p not in ("", ".", "/")]
-    parts = [p for p in parts if p != ".."]
+    parts = [printable(p) for p in parts if p != ".."]
     return "/".join(parts)
+
+
+def display_name(value: str) -> str:
+    """The last part of a file name as received, escaped like the path, and shortened in
+    the middle to fit ``EvidenceItem.original_name``; the full name stays in the path."""
+    return shortened(printable(value.replace("\\", "/").rstrip("/").rpartition("/")[2]))
 
 
 def batch_add_file(
@@ -106,14 +113,14 @@ def batch_add_file(
         raise IntakeRejected("This batch was already submitted: start a new batch.")
     path = _clean_relative_path(relative_path or name)
     if not path:
-        raise IntakeRejected(f"The file name {name!r} is empty.")
+        raise IntakeRejected(f"The file name {shown(name)} is empty.")
     if EvidenceItem.objects.filter(batch=batch, path=path).exists():
-        raise IntakeRejected(f"{path!r} is already in this batch.")
+        raise IntakeRejected(f"{shown(path)} is already in this batch.")
     src_path = Path(src_path)
     try:
         stat = src_path.stat()
     except OSError as exc:
-        raise IntakeRejected(f"{name!r} could not be read ({exc.strerror}).") from exc
+        raise IntakeRejected(f"{shown(name)} could not be read ({exc.strerror}).") from exc
     agency = batch.agency
     staged = storage.stage_file(agency, src_path, move=move)
     if client_sha256 and client_sha256.strip().lower() != staged.sha256:
@@ -126,7 +133,7 @@ def batch_add_file(
             data={"path": path, "client_sha256": client_sha256, "received_sha256": staged.sha256},
         )
         raise IntakeRejected(
-            f"{name!r} arrived damaged: its SHA-256 is {staged.sha256}, but the sender "
+            f"{shown(name)} arrived damaged: its SHA-256 is {staged.sha256}, but the sender "
             f"computed {client_sha256.strip().lower()}. Upload it again."
         )
     with transaction.atomic():
@@ -139,12 +146,12 @@ def batch_add_file(
                     batch=batch,
                     blob=blob,
                     path=path,
-                    original_name=os.path.basename(name)[:500] or path[-500:],
+                    original_name=display_name(name) or shortened(path.rpartition("/")[2]),
                     size=blob.size,
                     source_mtime=datetime.fromtimestamp(stat.st_mtime, tz=UTC),
                 )
         except IntegrityError as exc:
-            raise IntakeRejected(f"{path!r} is already in this batch.") from exc
+            raise IntakeRejected(f"{shown(path)} is already in this batch.") from exc
     return item
 
 

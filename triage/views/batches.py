@@ -29,6 +29,7 @@ from hub.models import Role
 from hub.policy import policy_for
 from triage import selectors
 from triage.access import batch_for, case_for
+from triage.archives import printable, shortened
 from triage.forms import SHA256_RE, UploadForm
 from triage.services import intake
 
@@ -218,7 +219,7 @@ def _batch_upload(request, case, limiter):
     for uploaded, extra in zip([*files, *folder], extras, strict=True):
         raw_path = str(extra.get("path") or "")
         client_sha = str(extra.get("sha256") or "").strip().lower() or None
-        shown_name = raw_path or uploaded.name
+        shown_name = shortened(printable(raw_path or uploaded.name))
         if client_sha is not None and not SHA256_RE.match(client_sha):
             rejected.append({"name": shown_name, "reason": "The browser's SHA-256 is malformed."})
             continue
