@@ -1,5 +1,6 @@
 """URL patterns of the api area (included by triage/urls.py, namespace ``triage``): the
-versioned REST API under api/v1/, its OpenAPI schema and docs, and the token page."""
+versioned REST API under api/v1/ (exports included), its OpenAPI schema and docs, and the
+token page."""
 
 from django.urls import path
 
@@ -43,6 +44,13 @@ urlpatterns = [
         f"{V1}hash-lists/<uuid:hashlist>/export/",
         api.HashListExportView.as_view(),
         name="api_hashlist_export",
+    ),
+    path(f"{V1}cases/<uuid:case>/exports/", api.CaseExportsView.as_view(), name="api_case_exports"),
+    path(f"{V1}exports/<uuid:export>/", api.ExportDetailView.as_view(), name="api_export"),
+    path(
+        f"{V1}exports/<uuid:export>/download/",
+        api.ExportDownloadView.as_view(),
+        name="api_export_download",
     ),
     path("api/schema/", SchemaView.as_view(), name="api_schema"),
     path("api/docs/", api_docs, name="api_docs"),

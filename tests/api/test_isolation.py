@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from hub.models import Role
 from tests.api.conftest import add_file, error_of, png
-from triage.models import HashList
+from triage.models import ExportJob, HashList
 from triage.models.matching import HashImport
 from triage.services.intake import batch_create
 
@@ -23,12 +23,14 @@ def demo(case, ivan, tmp_path, demo_agency, alice):
     hash_import = HashImport.objects.create(
         hash_list=hash_list, file_name="a.txt", storage_path="", format="text"
     )
+    export = ExportJob.objects.create(agency=demo_agency, case=case, created_by=ivan)
     return {
         "case": case,
         "batch": batch,
         "item": item,
         "hashlist": hash_list,
         "hashimport": hash_import,
+        "export": export,
     }
 
 
@@ -54,6 +56,10 @@ def endpoints(d):
         ("triage:api_hashlist_export", hl, "get", None),
         ("triage:api_hashlist_imports", hl, "multipart", None),
         ("triage:api_hashlist_import", {**hl, "hashimport": d["hashimport"].uuid}, "get", None),
+        ("triage:api_case_exports", case, "get", None),
+        ("triage:api_case_exports", case, "post", {"batch": str(d["batch"].uuid)}),
+        ("triage:api_export", {"export": d["export"].uuid}, "get", None),
+        ("triage:api_export_download", {"export": d["export"].uuid}, "get", None),
     ]
 
 
@@ -87,6 +93,10 @@ def test_objects_are_reachable_by_their_own_agency(demo, api_for, alice):
         if name == "triage:api_batch_submit" or name == "triage:api_item_decisions":
             continue  # state-changing; covered in their own tests
         response = call(client, name, kwargs, method, body)
+        if name == "triage:api_export_download":  # the export is still pending
+            assert response.status_code == 409, response.content
+            assert error_of(response)["code"] == "export_not_ready"
+            continue
         assert (
             response.status_code < 400
             or response.status_code == 400

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from hub.models import AuditEvent
+from tests.exports.vics_schema import VICS_SCHEMA
 from triage.exports import manifest as manifest_mod
 from triage.exports import services
 from triage.matching.importers import parse_bytes
@@ -20,69 +21,6 @@ from triage.matching.importers.base import Record
 from triage.models import Blob, EvidenceItem, ExportJob
 
 pytestmark = pytest.mark.django_db
-
-# An independent description of what the hub promises in vics.json (VICS 2.0 OData).
-VICS_SCHEMA = {
-    "type": "object",
-    "required": ["@odata.context", "value"],
-    "properties": {
-        "@odata.context": {"const": "http://github.com/ICMEC/ProjectVic/DataModels/1.3.xml#Cases"},
-        "value": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": [
-                    "CaseID", "CaseNumber", "TotalMediaFiles", "TotalPrecategorized",
-                    "SourceApplicationName", "Media",
-                ],
-                "properties": {
-                    "CaseID": {"type": "string", "format": "uuid"},
-                    "CaseNumber": {"type": "string"},
-                    "TotalMediaFiles": {"type": "integer", "minimum": 0},
-                    "TotalPrecategorized": {"type": "integer", "minimum": 0},
-                    "SourceApplicationName": {"const": "Triage Hub"},
-                    "Media": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": [
-                                "MediaID", "MD5", "SHA1", "IsPrecategorized",
-                                "RelativeFilePath", "MediaSize", "AlternativeHashes",
-                            ],
-                            "additionalProperties": False,
-                            "properties": {
-                                "MediaID": {"type": "integer", "minimum": 1},
-                                "MD5": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-                                "SHA1": {"type": "string", "pattern": "^[0-9a-f]{40}$"},
-                                "Category": {"type": "integer", "enum": [0, 1, 2, 3, 4]},
-                                "IsPrecategorized": {"type": "boolean"},
-                                "PrecategorizationSource": {"type": "string"},
-                                "RelativeFilePath": {"type": "string", "minLength": 1},
-                                "MediaSize": {"type": "integer", "minimum": 0},
-                                "Comments": {"type": "string"},
-                                "AlternativeHashes": {
-                                    "type": "array",
-                                    "items": {
-                                        "type": "object",
-                                        "required": ["HashName", "HashValue"],
-                                        "properties": {
-                                            "HashName": {"enum": ["PDQ", "SHA256"]},
-                                            "HashValue": {
-                                                "type": "string",
-                                                "pattern": "^[0-9a-f]{64}$",
-                                            },
-                                        },
-                                    },
-                                },
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-}  # fmt: skip
 
 
 def run_export(case, user, batch=None) -> ExportJob:

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from triage.api.tokens import TokenError
+from triage.exports.services import ExportRefused
 from triage.matching.lists import HashListError
 from triage.review.service import ReviewError
 from triage.services.intake import IntakeRejected
@@ -41,6 +42,7 @@ SERVICE_ERRORS = (
     (HashListError, 400, "hash_list_rejected"),
     (ReviewError, 409, "review_rejected"),
     (TokenError, 400, "token_rejected"),
+    (ExportRefused, 409, "export_refused"),
 )
 
 

@@ -6,7 +6,15 @@ from rest_framework import serializers
 
 from hub.models import Role
 from triage.matching.importers import FORMATS
-from triage.models import Case, EvidenceBatch, EvidenceItem, HashList, Urgency
+from triage.models import (
+    Case,
+    EvidenceBatch,
+    EvidenceItem,
+    ExportJob,
+    HashList,
+    MediaKind,
+    Urgency,
+)
 from triage.models.matching import HashImport, receiving_category
 
 # --- cases and batches -----------------------------------------------------------------
@@ -132,6 +140,11 @@ class HashesSerializer(serializers.Serializer):
 
 class ItemSerializer(serializers.ModelSerializer):
     case = serializers.UUIDField(source="case.uuid", read_only=True)
+    # Blank until the media stage has looked at the file (a read-only model field would
+    # lose allow_blank and the schema would not admit "").
+    media_kind = serializers.ChoiceField(
+        choices=MediaKind.choices, allow_blank=True, read_only=True
+    )
     batch = serializers.UUIDField(source="batch.uuid", read_only=True)
     hashes = serializers.SerializerMethodField()
     matches = serializers.SerializerMethodField()
@@ -298,3 +311,89 @@ class HashImportSerializer(serializers.ModelSerializer):
 
 
 ROLE_CHOICES = Role.choices
+
+
+# --- exports ---------------------------------------------------------------------------
+
+
+class ExportCreateSerializer(serializers.Serializer):
+    batch = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="Export only this batch (exhibit) of the case; omit for the whole case.",
+    )
+
+
+class ExportFileSerializer(serializers.Serializer):
+    file = serializers.CharField(help_text="The value of `file` that downloads it.")
+    path = serializers.CharField(help_text="Its name inside the export.")
+    sha256 = serializers.CharField()
+    size = serializers.IntegerField()
+    download_url = serializers.CharField()
+
+
+class ExportSerializer(serializers.ModelSerializer):
+    case = serializers.UUIDField(source="case.uuid", read_only=True)
+    case_reference = serializers.CharField(source="case.reference", read_only=True)
+    batch = serializers.SerializerMethodField()
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    created_by = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField()
+    files = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ExportJob
+        fields = [
+            "uuid",
+            "case",
+            "case_reference",
+            "batch",
+            "kind",
+            "status",
+            "status_label",
+            "progress",
+            "error",
+            "created_by",
+            "created_at",
+            "finished_at",
+            "download_url",
+            "files",
+        ]
+        read_only_fields = fields
+
+    def get_batch(self, job) -> serializers.UUIDField(allow_null=True):
+        return str(job.batch.uuid) if job.batch_id else None
+
+    def get_created_by(self, job) -> str:
+        return job.created_by.username if job.created_by else "system"
+
+    def _url(self, job, key: str) -> str:
+        from django.urls import reverse
+
+        return reverse("triage:api_export_download", kwargs={"export": job.uuid}) + f"?file={key}"
+
+    def get_download_url(self, job) -> serializers.CharField(allow_null=True):
+        """The signed bundle (zip), once the export is done."""
+        return self._url(job, "bundle") if job.status == ExportJob.Status.DONE else None
+
+    def get_files(self, job) -> ExportFileSerializer(many=True):
+        """Every file of a finished export with its SHA-256 from the signed manifest (empty
+        until done). The manifest itself is downloaded with ``file=manifest``."""
+        from triage.exports.services import EXPORT_FILES, export_manifest
+
+        keys = {name: key for key, (name, _) in EXPORT_FILES.items() if name}
+        rows = []
+        for entry in export_manifest(job).get("files") or []:
+            key = keys.get(entry.get("path"))
+            if key is None:
+                continue
+            rows.append(
+                {
+                    "file": key,
+                    "path": entry["path"],
+                    "sha256": entry["sha256"],
+                    "size": entry["size"],
+                    "download_url": self._url(job, key),
+                }
+            )
+        return rows

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.db import transaction
 from django.db.models import Prefetch
-from django.http import StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
@@ -26,11 +26,22 @@ from triage.api.authentication import AgencySessionAuthentication, BearerTokenAu
 from triage.api.exceptions import ApiError, api_exception_handler
 from triage.api.permissions import HasAgencyRole
 from triage.api.throttling import LookupThrottle
+from triage.exports import selectors as export_selectors
+from triage.exports import services as export_services
 from triage.matching import exporters
 from triage.matching.importers import hashimport_create
 from triage.matching.lists import usable_lists
 from triage.matching.lookup import lookup_values
-from triage.models import EvidenceBatch, EvidenceItem, HashList, Match
+from triage.models import (
+    EvidenceBatch,
+    EvidenceItem,
+    ExportJob,
+    HashList,
+    ItemStatus,
+    KnownState,
+    Match,
+    ReviewState,
+)
 from triage.services import intake
 from triage.views.batches import UploadSizeLimit
 
@@ -54,8 +65,9 @@ class Pagination(LimitOffsetPagination):
 
 
 class ApiView(APIView):
-    """Base of every API view: bearer token or session, the agency role check, the one
-    error shape, pagination helpers."""
+    # Base of every API view: bearer token or session, the agency role check, the one
+    # error shape, pagination helpers, no caching. (A comment, not a docstring: the schema
+    # would show a docstring as the description of every endpoint.)
 
     authentication_classes = [BearerTokenAuthentication, AgencySessionAuthentication]
     permission_classes = [HasAgencyRole]
@@ -65,6 +77,12 @@ class ApiView(APIView):
 
     def get_exception_handler(self):
         return api_exception_handler
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # API answers carry evidence hashes, decisions and exports: never cached.
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store, private"
+        return response
 
     @property
     def agency(self):
@@ -82,6 +100,20 @@ class ApiView(APIView):
         serializer = serializer_class(data=self.request.data)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
+
+
+def choice_param(request, name: str, choices) -> str | None:
+    """A query parameter that must be one of ``choices`` (a TextChoices), or None."""
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    if value not in choices.values:
+        raise ApiError(
+            f"Unknown {name} {value[:40]!r}: choose one of {', '.join(choices.values)}.",
+            code="invalid",
+            details={name: [f"choose one of {', '.join(choices.values)}"]},
+        )
+    return value
 
 
 def _items_queryset():
@@ -175,14 +207,21 @@ class BatchListView(ApiView):
     @extend_schema(
         summary="Every batch of the cases visible to you",
         responses=s.BatchSerializer(many=True),
-        parameters=[OpenApiParameter("status", str, description="Only batches in this status")],
+        parameters=[
+            OpenApiParameter(
+                "status",
+                str,
+                enum=EvidenceBatch.Status.values,
+                description="Only batches in this status",
+            )
+        ],
         tags=["batches"],
     )
     def get(self, request):
         batches = EvidenceBatch.objects.filter(
             agency=self.agency, case__in=visible_cases(request)
         ).select_related("case")
-        wanted = request.query_params.get("status")
+        wanted = choice_param(request, "status", EvidenceBatch.Status)
         if wanted:
             batches = batches.filter(status=wanted)
         return self.paginate(batches.order_by("-created_at", "id"), s.BatchSerializer)
@@ -227,7 +266,11 @@ class BatchFilesView(ApiView):
             "`file_rejected` error naming it; the other files are kept."
         ),
         request={"multipart/form-data": s.UploadSerializer},
-        responses={201: s.UploadResultSerializer},
+        responses={
+            201: s.UploadResultSerializer,
+            409: OpenApiTypes.OBJECT,
+            413: OpenApiTypes.OBJECT,
+        },
         tags=["batches"],
     )
     def post(self, request, batch):
@@ -304,7 +347,7 @@ class BatchSubmitView(ApiView):
         summary="Submit a batch for processing",
         description="No more files can be added afterwards. Poll the batch for progress.",
         request=None,
-        responses={202: s.BatchDetailSerializer},
+        responses={202: s.BatchDetailSerializer, 409: OpenApiTypes.OBJECT},
         tags=["batches"],
     )
     def post(self, request, batch):
@@ -322,15 +365,20 @@ class BatchSubmitView(ApiView):
 
 # --- items -----------------------------------------------------------------------------
 
+ITEM_FILTER_CHOICES = {
+    "review_state": ReviewState,
+    "known_state": KnownState,
+    "status": ItemStatus,
+}
 ITEM_FILTERS = [
-    OpenApiParameter("review_state", str, description="Only items in this review state"),
-    OpenApiParameter("known_state", str, description="unknown, near or exact"),
+    OpenApiParameter(field, str, enum=choices.values, description=f"Only items with this {field}")
+    for field, choices in ITEM_FILTER_CHOICES.items()
 ]
 
 
 def _filter_items(request, items):
-    for field in ("review_state", "known_state", "status"):
-        value = request.query_params.get(field)
+    for field, choices in ITEM_FILTER_CHOICES.items():
+        value = choice_param(request, field, choices)
         if value:
             items = items.filter(**{field: value})
     return items
@@ -375,7 +423,11 @@ class ItemDecisionView(ApiView):
         summary="Grade an item (a review decision)",
         description="The category is a code of your agency's category scheme.",
         request=s.DecisionCreateSerializer,
-        responses={201: s.DecisionSerializer, 501: OpenApiTypes.OBJECT},
+        responses={
+            201: s.DecisionSerializer,
+            409: OpenApiTypes.OBJECT,
+            501: OpenApiTypes.OBJECT,
+        },
         tags=["items"],
     )
     def post(self, request, item):
@@ -518,7 +570,12 @@ class HashListExportView(ApiView):
                 "algorithm", str, enum=["md5", "sha1", "sha256", "pdq"], default="md5"
             ),
         ],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={
+            (200, content_type): (
+                OpenApiTypes.OBJECT if content_type == "application/json" else OpenApiTypes.STR
+            )
+            for content_type, _, _ in exporters.EXPORTERS.values()
+        },
         tags=["matching"],
     )
     def get(self, request, hashlist):
@@ -553,3 +610,215 @@ class HashListExportView(ApiView):
         name = exporters.safe_file_name(hash_list.name)
         response["Content-Disposition"] = f'attachment; filename="{name}.{extension}"'
         return response
+
+
+# --- exports ---------------------------------------------------------------------------
+
+EXAMPLE_DOWNLOAD = "/api/v1/exports/5f0c3a0e-8d1c-4a55-9a57-0d7f5d1f2a10/download/"
+EXPORT_EXAMPLE = OpenApiExample(
+    "Export running",
+    value={
+        "uuid": "5f0c3a0e-8d1c-4a55-9a57-0d7f5d1f2a10",
+        "case": "0b7e4a8e-3f1d-4c1e-9f59-2b8f4f0f8c21",
+        "case_reference": "OP-2026-17",
+        "batch": None,
+        "kind": "case",
+        "status": "running",
+        "status_label": "Exporting",
+        "progress": 45,
+        "error": "",
+        "created_by": "ivan",
+        "created_at": "2026-03-02T10:15:00Z",
+        "finished_at": None,
+        "download_url": None,
+        "files": [],
+    },
+    response_only=True,
+)
+EXPORT_DONE_EXAMPLE = OpenApiExample(
+    "Export ready",
+    value={
+        "uuid": "5f0c3a0e-8d1c-4a55-9a57-0d7f5d1f2a10",
+        "case": "0b7e4a8e-3f1d-4c1e-9f59-2b8f4f0f8c21",
+        "case_reference": "OP-2026-17",
+        "batch": None,
+        "kind": "case",
+        "status": "done",
+        "status_label": "Ready",
+        "progress": 100,
+        "error": "",
+        "created_by": "ivan",
+        "created_at": "2026-03-02T10:15:00Z",
+        "finished_at": "2026-03-02T10:15:40Z",
+        "download_url": f"{EXAMPLE_DOWNLOAD}?file=bundle",
+        "files": [
+            {
+                "file": "vics",
+                "path": "vics.json",
+                "sha256": "9f2c6d0e" * 8,
+                "size": 48213,
+                "download_url": f"{EXAMPLE_DOWNLOAD}?file=vics",
+            }
+        ],
+    },
+    response_only=True,
+)
+NOT_READY_EXAMPLE = OpenApiExample(
+    "Not ready",
+    value={
+        "error": {
+            "code": "export_not_ready",
+            "message": "This export is not ready (status: running, 45%): poll it and "
+            "download when its status is done.",
+            "details": {"status": "running", "progress": 45},
+        }
+    },
+    response_only=True,
+    status_codes=["409"],
+)
+
+
+class CaseExportsView(ApiView):
+    @extend_schema(
+        summary="Exports of a case, newest first",
+        responses=s.ExportSerializer(many=True),
+        examples=[EXPORT_DONE_EXAMPLE],
+        tags=["exports"],
+    )
+    def get(self, request, case):
+        case = case_for(request, case)
+        return self.paginate(export_selectors.case_exports(case), s.ExportSerializer)
+
+    @extend_schema(
+        summary="Start an export of a case, or of one batch of it",
+        description=(
+            "Runs in the background: poll the returned export until `status` is `done`, "
+            "then download the signed bundle (a zip of `vics.json` (Project VIC VICS 2.0), "
+            "`items.csv`, `report.html`, `report.pdf` and the signed `manifest.json`) or "
+            "one of its files. Every stored original it describes is re-hashed first; a "
+            "changed original refuses the export (409 `export_refused`)."
+        ),
+        request=s.ExportCreateSerializer,
+        responses={202: s.ExportSerializer, 409: OpenApiTypes.OBJECT},
+        examples=[
+            OpenApiExample("Whole case", value={}, request_only=True),
+            OpenApiExample(
+                "One batch",
+                value={"batch": "7d1f0c56-2f4e-4b8a-9c3e-5a6b7c8d9e0f"},
+                request_only=True,
+            ),
+            EXPORT_EXAMPLE,
+        ],
+        tags=["exports"],
+    )
+    def post(self, request, case):
+        case = case_for(request, case)
+        data = self.validated(s.ExportCreateSerializer)
+        batch = None
+        if data.get("batch"):
+            batch = batch_for(request, data["batch"])
+            if batch.case_id != case.pk:
+                raise ApiError(
+                    "That batch belongs to another case: export it from its own case.",
+                    code="invalid",
+                    details={"batch": ["not a batch of this case"]},
+                )
+        job = export_services.export_create(
+            case=case, user=request.user, batch=batch, request=request._request
+        )
+        job = export_selectors.case_exports(case).get(pk=job.pk)
+        return Response(s.ExportSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExportDetailView(ApiView):
+    @extend_schema(
+        summary="One export with its status and progress (poll this)",
+        responses=s.ExportSerializer,
+        examples=[EXPORT_EXAMPLE, EXPORT_DONE_EXAMPLE, ERROR_EXAMPLE],
+        tags=["exports"],
+    )
+    def get(self, request, export):
+        return Response(s.ExportSerializer(export_selectors.export_for(request, export)).data)
+
+
+DOWNLOAD_TYPES = sorted({content_type for _, content_type in export_services.EXPORT_FILES.values()})
+
+
+class ExportDownloadView(ApiView):
+    """Streams one file of a finished export; audited, never cached."""
+
+    def perform_content_negotiation(self, request, force=False):
+        # The body is a file whatever the client accepts; errors are JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        summary="Download a finished export (the signed zip, or one file of it)",
+        description=(
+            "`file=bundle` (default) is the zip of every file with the signed manifest; "
+            "`vics`, `csv`, `report`, `report_pdf` and `manifest` are single files of it. "
+            "Each download is audited. Verify a bundle with "
+            "`manage.py verify_export PATH`, or each file against the manifest's SHA-256."
+        ),
+        parameters=[
+            OpenApiParameter("file", str, enum=list(export_services.EXPORT_FILES), default="bundle")
+        ],
+        responses={
+            **{
+                (200, ct): OpenApiTypes.OBJECT if ct == "application/json" else OpenApiTypes.BINARY
+                for ct in DOWNLOAD_TYPES
+            },
+            (409, "application/json"): OpenApiTypes.OBJECT,
+        },
+        examples=[NOT_READY_EXAMPLE],
+        tags=["exports"],
+    )
+    def get(self, request, export):
+        job = export_selectors.export_for(request, export)
+        key = request.query_params.get("file") or "bundle"
+        if key not in export_services.EXPORT_FILES:
+            raise ApiError(
+                f"Choose file from {', '.join(export_services.EXPORT_FILES)}.",
+                code="invalid",
+                details={"file": [f"{key[:40]!r} is not one of the export's files"]},
+            )
+        if job.status != ExportJob.Status.DONE:
+            if job.is_active:
+                message = (
+                    f"This export is not ready (status: {job.status}, {job.progress}%): "
+                    "poll it and download when its status is done."
+                )
+            else:
+                reason = (job.error or "no reason recorded").rstrip(". ")
+                message = (
+                    f"This export ended {job.status} and has no files ({reason}): "
+                    "start a new export."
+                )
+            raise ApiError(
+                message,
+                code="export_not_ready",
+                status_code=409,
+                details={"status": job.status, "progress": job.progress},
+            )
+        try:
+            path, name, content_type = export_services.export_file(job, key)
+            handle = open(path, "rb")  # noqa: SIM115 (FileResponse closes it)
+        except (export_services.ExportNotAvailable, OSError) as exc:
+            raise ApiError(
+                str(exc)
+                if isinstance(exc, export_services.ExportNotAvailable)
+                else "The export file is missing from storage: tell your hub administrator.",
+                code="export_file_missing",
+                status_code=404,
+                details={"file": key},
+            ) from None
+        try:
+            export_services.export_download_record(
+                job=job,
+                request=request._request,
+                file="" if key == "bundle" else path.name,
+                via="api",
+            )
+        except BaseException:
+            handle.close()
+            raise
+        return FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)

@@ -216,14 +216,64 @@ def _finish(job: ExportJob, status: str, action: str, *, error: str = "", data=N
         )
 
 
-def export_download_record(*, job: ExportJob, request) -> None:
-    audit_record(
-        "export.downloaded",
-        agency=job.agency,
-        obj=job,
-        request=request,
-        data={"case": str(job.case.uuid), "file": download_name(job)},
-    )
+def export_download_record(*, job: ExportJob, request, file: str = "", via: str = "") -> None:
+    data = {"case": str(job.case.uuid), "file": file or download_name(job)}
+    if via:
+        data["via"] = via
+    audit_record("export.downloaded", agency=job.agency, obj=job, request=request, data=data)
+
+
+# --- the files of a finished export --------------------------------------------------
+
+# What a client may download from a finished export: the whole signed bundle (the zip) or
+# one file of it. key -> (file name in the export folder, content type).
+EXPORT_FILES = {
+    "bundle": ("", "application/zip"),
+    "vics": ("vics.json", "application/json"),
+    "csv": ("items.csv", "text/csv"),
+    "report": ("report.html", "text/html"),
+    "report_pdf": ("report.pdf", "application/pdf"),
+    "manifest": (manifest_mod.MANIFEST, "application/json"),
+}
+
+
+class ExportNotAvailable(Exception):
+    """The export (or the file asked for) cannot be downloaded; ``str(exc)`` says why."""
+
+
+def export_manifest(job: ExportJob) -> dict:
+    """The signed manifest of a finished export ({} when it cannot be read)."""
+    if job.status != ExportJob.Status.DONE or not job.folder:
+        return {}
+    try:
+        with open(export_folder(job) / manifest_mod.MANIFEST, encoding="utf-8") as fh:
+            manifest = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def export_file(job: ExportJob, key: str) -> tuple[Path, str, str]:
+    """(path, download name, content type) of one downloadable file of a finished export,
+    or ExportNotAvailable saying why not."""
+    if key not in EXPORT_FILES:
+        raise ExportNotAvailable(f"Unknown export file {key!r}: choose {', '.join(EXPORT_FILES)}.")
+    if job.status != ExportJob.Status.DONE or not job.folder:
+        raise ExportNotAvailable(f"This export is not ready (status: {job.status}).")
+    name, content_type = EXPORT_FILES[key]
+    if not name:
+        path, download = export_zip(job), download_name(job)
+    else:
+        path = export_folder(job) / name
+        download = f"{download_name(job).removesuffix('.zip')}-{name}"
+    if not path.is_file():
+        raise ExportNotAvailable(
+            f"This export has no {name or 'zip'} (a PDF needs the PDF library on the server)."
+            if key == "report_pdf"
+            else f"The export's {name or 'zip'} is missing from storage: tell your hub "
+            "administrator."
+        )
+    return path, download, content_type
 
 
 def known_fixity_failures(agency=None) -> int:
