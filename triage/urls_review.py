@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from triage.review import views as review_views
 from triage.views import review
 
 urlpatterns = [
@@ -13,6 +14,7 @@ urlpatterns = [
     path("review/items/<uuid:item>/group/", review.review_group, name="review_group"),
     path("review/items/<uuid:item>/split/", review.review_split, name="review_split"),
     path("review/items/<uuid:item>/exposure/", review.review_exposure, name="review_exposure"),
+    path("review/items/<uuid:item>/video/", review_views.review_video, name="review_video"),
     path(
         "review/items/<uuid:item>/add-to-list/",
         review.review_add_to_list,

@@ -1,7 +1,8 @@
 // The review screen, keyboard first. No inline scripts (CSP): data lives in data-*.
 // Digits grade, Space reveals, j/k move through this session, g opens the group,
-// n adds a note, u undoes. Every reveal is timed and reported when the item is
-// re-blurred or left; a video play is reported when it pauses or ends.
+// n adds a note, u undoes, p plays or pauses a video (muted). Every reveal is timed and
+// reported when the item is re-blurred or left; a video play is reported when it
+// pauses, ends or the item is left.
 (function () {
   "use strict";
 
@@ -35,7 +36,7 @@
     };
     set("[data-meter=reveals]", data.reveals);
     set("[data-meter=reveal-bar]", data.reveal_percent);
-    set("[data-meter=video]", data.video_minutes);
+    set("[data-meter=video]", data.video_time);
     set("[data-meter=video-bar]", data.video_percent);
     const meter = document.getElementById("exposure-meter");
     if (meter) meter.classList.toggle("meter-over", !!data.over);
@@ -74,6 +75,7 @@
       return;
     }
     img.classList.remove("blur");
+    if (video && video.isConnected) video.classList.remove("blur");
     const button = item.querySelector("[data-reveal]");
     if (button) button.setAttribute("aria-pressed", "true");
     revealedAt = performance.now();
@@ -83,7 +85,10 @@
 
   function reblur(quiet) {
     const img = thumb();
-    if (img && img.dataset.blur === "1") img.classList.add("blur");
+    if (img && img.dataset.blur === "1") {
+      img.classList.add("blur");
+      if (video && video.isConnected) video.classList.add("blur");
+    }
     const item = current();
     const button = item ? item.querySelector("[data-reveal]") : null;
     if (button) button.setAttribute("aria-pressed", "false");
@@ -92,6 +97,78 @@
       revealedAt = null;
       revealedItem = null;
       if (!quiet) say("Blurred again.");
+    }
+  }
+
+  // Video: played on request only, muted by default, through the authorised no-store
+  // view (which supports seeking). Every play is timed and reported when it pauses, ends
+  // or the item is left.
+  let video = null;
+  let playStarted = null;
+  let playUrl = "";
+
+  function finishPlay() {
+    if (playStarted === null) return;
+    report(playUrl, "video", performance.now() - playStarted);
+    playStarted = null;
+  }
+
+  function stopVideo() {
+    if (video && !video.paused) video.pause();
+    finishPlay();
+  }
+
+  function makeVideo(button) {
+    const item = current();
+    const slot = item ? item.querySelector("[data-video-slot]") : null;
+    if (!slot) return null;
+    const el = document.createElement("video");
+    el.muted = true;
+    el.defaultMuted = true;
+    el.setAttribute("muted", "");
+    el.setAttribute("playsinline", "");
+    el.controls = true;
+    el.preload = "metadata";
+    el.className = "evidence-video";
+    el.dataset.testid = "review-video";
+    const img = thumb();
+    if (img && img.classList.contains("gray")) el.classList.add("gray");
+    if (img && img.dataset.blur === "1" && img.classList.contains("blur")) el.classList.add("blur");
+    el.src = button.dataset.videoSrc;
+    playUrl = item.dataset.exposureUrl;
+    el.addEventListener("play", () => {
+      playStarted = performance.now();
+      say("Playing" + (el.muted ? " muted" : "") + ". The time is counted; p pauses.");
+    });
+    el.addEventListener("pause", () => { finishPlay(); say("Paused."); });
+    el.addEventListener("ended", () => { finishPlay(); say("Finished."); });
+    el.addEventListener("volumechange", () => {
+      if (!el.muted) say("Sound on (you unmuted it).");
+    });
+    el.addEventListener("error", () => {
+      finishPlay();
+      say("This video cannot be played in the browser; the contact sheet shows its keyframes.", "error");
+    });
+    // The video takes the contact sheet's place: one view of the item at a time.
+    const sheet = item.querySelector("[data-reveal]");
+    if (sheet) sheet.hidden = true;
+    slot.appendChild(el);
+    return el;
+  }
+
+  function toggleVideo() {
+    const item = current();
+    const button = item ? item.querySelector("[data-video-src]") : null;
+    if (!button) {
+      say("This item is not a video.");
+      return;
+    }
+    if (!video || !video.isConnected) video = makeVideo(button);
+    if (!video) return;
+    if (video.paused) {
+      video.play().catch(() => say("The video could not start.", "error"));
+    } else {
+      video.pause();
     }
   }
 
@@ -187,6 +264,8 @@
       openNote();
     } else if (key === "u") {
       undo();
+    } else if (key === "p") {
+      toggleVideo();
     } else {
       handled = false;
     }
@@ -199,27 +278,7 @@
     if (t.closest("[data-reveal]")) { event.preventDefault(); toggleReveal(); return; }
     if (t.closest("[data-open-group]")) { openGroup(); return; }
     if (t.closest("[data-open-note]")) { openNote(); return; }
-    const play = t.closest("[data-video-src]");
-    if (play) {
-      const slot = document.querySelector("[data-video-slot]");
-      if (!slot || slot.querySelector("video")) return;
-      const video = document.createElement("video");
-      video.muted = true;
-      video.controls = true;
-      video.className = "evidence-video";
-      video.src = play.dataset.videoSrc;
-      let started = null;
-      const url = current() ? current().dataset.exposureUrl : "";
-      video.addEventListener("play", () => { started = performance.now(); });
-      const stop = () => {
-        if (started !== null) { report(url, "video", performance.now() - started); started = null; }
-      };
-      video.addEventListener("pause", stop);
-      video.addEventListener("ended", stop);
-      slot.appendChild(video);
-      video.play().catch(() => {});
-      say("Playing muted. The time is counted.");
-    }
+    if (t.closest("[data-video-src]")) toggleVideo();
   });
 
   // Leaving an item re-blurs it and reports the reveal time.
@@ -227,10 +286,12 @@
     const elt = event.detail && event.detail.elt;
     if (elt && elt.closest && elt.closest("[data-group-slot]")) return;
     reblur(true);
+    stopVideo();
   });
   document.addEventListener("htmx:afterSwap", (event) => {
     if (!event.detail || event.detail.target.id !== "review-panel") return;
     revealedAt = null;
+    video = null;
     const panel = document.getElementById("review-panel");
     if (panel) panel.focus({ preventScroll: true });
   });
@@ -242,8 +303,8 @@
     }
     say("That did not work (" + (xhr ? xhr.status : "network") + "). Try again.", "error");
   });
-  window.addEventListener("pagehide", () => reblur(true));
+  window.addEventListener("pagehide", () => { reblur(true); stopVideo(); });
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "hidden") reblur(true);
+    if (document.visibilityState === "hidden") { reblur(true); stopVideo(); }
   });
 })();

@@ -49,6 +49,20 @@ def png(seed: int, size: int = 96) -> bytes:
     return buf.getvalue()
 
 
+def webm(seconds: float = 2.0, seed: int = 0, size=(160, 120)) -> bytes:
+    """A small VP8 WebM of generated patterns (tests/images.py), as bytes."""
+    import tempfile
+    from pathlib import Path
+
+    from tests.images import make_video
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = make_video(
+            Path(tmp) / "clip.webm", seconds=seconds, fps=10, size=size, codec="VP80", seed=seed
+        )
+        return path.read_bytes()
+
+
 class World:
     """A case with a batch in one agency; ``item()`` adds an item with its signals."""
 
@@ -81,19 +95,30 @@ class World:
         thumb=False,
         case=None,
         name=None,
+        data=None,
+        media_type="image/png",
     ) -> EvidenceItem:
+        """``data``: the original's bytes, stored under the evidence root (else a stand-in
+        blob whose file does not exist)."""
         self.n += 1
         name = name or f"img-{self.n:04d}.png"
-        data = f"{self.case.reference}/{name}".encode()
+        stored = data is not None
+        data = data if stored else f"{self.case.reference}/{name}".encode()
         sha256 = hashlib.sha256(data).hexdigest()
-        blob = Blob.objects.create(
+        blob, _ = Blob.objects.get_or_create(
             agency=self.agency,
             sha256=sha256,
-            sha1=hashlib.sha1(data).hexdigest(),
-            md5=hashlib.md5(data).hexdigest(),
-            size=len(data),
-            storage_path=f"blobs/{sha256}",
+            defaults={
+                "sha1": hashlib.sha1(data).hexdigest(),
+                "md5": hashlib.md5(data).hexdigest(),
+                "size": len(data),
+                "storage_path": f"blobs/{sha256}",
+            },
         )
+        if stored:
+            path = settings.EVIDENCE_ROOT / blob.storage_path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
         pdq = pdq if pdq is not None else random_pdq(self.rng)
         item = EvidenceItem.objects.create(
             agency=self.agency,
@@ -104,7 +129,7 @@ class World:
             original_name=name,
             size=len(data),
             media_kind=media_kind,
-            media_type="image/png",
+            media_type=media_type,
             status=status,
             pdq=pdq,
             pdq_quality=quality,
@@ -123,6 +148,21 @@ class World:
             )
         if thumb:
             self.thumb(item, seed=self.n)
+        return item
+
+    def video(self, *, name=None, seconds=2.0, seed=0, **kwargs) -> EvidenceItem:
+        """A video item whose original is a small generated WebM (VP8, which Chromium
+        plays; benign moving patterns), with a keyframe contact sheet."""
+        item = self.item(
+            name=name or f"vid-{self.n + 1:04d}.webm",
+            media_kind="video",
+            media_type="video/webm",
+            data=webm(seconds=seconds, seed=seed),
+            **kwargs,
+        )
+        EvidenceItem.objects.filter(pk=item.pk).update(duration_seconds=seconds)
+        item.duration_seconds = seconds
+        self.thumb(item, seed=seed, kind=Derivative.Kind.CONTACT_SHEET)
         return item
 
     def thumb(self, item, seed=0, kind=Derivative.Kind.THUMB):

@@ -10,7 +10,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import browser_login, screenshot
+from hub.models import AuditEvent
+from tests.conftest import browser_login, screenshot, wait_until
 from tests.review.helpers import World, flip_bits, random_pdq
 from triage.models import EvidenceItem, ExposureEvent
 from triage.review.service import prioritise_items
@@ -164,3 +165,71 @@ def test_another_agencys_investigator_sees_none_of_it(ivan, oscar, sam, live_ser
     response = page.goto(f"{live_server.url}/review/case/{world.case.uuid}/")
     assert response.status == 404
     screenshot(page, "review-05-other-agency")
+
+
+def test_a_video_plays_muted_through_the_view_and_every_play_is_counted(
+    ivan, sam, live_server, page
+):
+    world = World(ivan.memberships.first().agency, user=sam, reference="VID-1", team=(ivan,))
+    video = world.video(name="clip.webm", seconds=4.0, classifier=0.9)
+    prioritise_items([video, world.item(name="after-the-video.png", thumb=True)])
+    browser_login(page, live_server, ivan)
+    page.goto(f"{live_server.url}/review/")
+    name_is(page, "clip.webm")
+    sheet = page.locator("[data-testid=review-thumb]")
+    assert sheet.get_attribute("alt").startswith("Keyframe contact sheet")
+    assert {"blur", "gray"} <= set(sheet.get_attribute("class").split())
+    assert page.locator("video").count() == 0  # nothing plays until asked
+
+    def played():
+        return list(ExposureEvent.objects.filter(user=ivan, item=video, kind="video"))
+
+    # p plays (muted, through the authorised view, blurred like the sheet until revealed).
+    page.keyboard.press("p")
+    player = page.locator("video[data-testid=review-video]")
+    player.wait_for()
+    page.wait_for_function(
+        "() => { const v = document.querySelector('video'); return v && v.currentTime > 1.0; }"
+    )
+    state = player.evaluate(
+        "v => ({muted: v.muted, defaultMuted: v.defaultMuted, src: v.currentSrc, "
+        "paused: v.paused, error: v.error && v.error.code, cls: v.className})"
+    )
+    assert state["muted"] and state["defaultMuted"] and not state["paused"]
+    assert state["error"] is None
+    assert state["src"].endswith(f"/review/items/{video.uuid}/video/")
+    assert {"blur", "gray"} <= set(state["cls"].split())
+    assert "Playing muted" in page.locator("#review-status").inner_text()
+    expect(page.locator("[data-reveal]")).to_be_hidden()  # the video takes the sheet's place
+    page.keyboard.press("Space")  # reveal: the sheet and the video
+    assert "blur" not in player.get_attribute("class").split()
+    screenshot(page, "review-06-video-playing")
+    page.keyboard.press("p")  # pause: the play and its length are recorded
+    wait_until(lambda: len(played()) == 1, timeout=10, message="video exposure")
+    first = played()[0]
+    assert 800 <= first.duration_ms <= 15_000
+    audit = AuditEvent.objects.filter(action="evidence.video_played", object_id=str(video.uuid))
+    assert [e.data["duration_ms"] for e in audit] == [first.duration_ms]
+    assert AuditEvent.objects.filter(
+        action="evidence.served", object_id=str(video.uuid), data__kind="video"
+    ).exists()
+    expect(page.locator("[data-meter=video]")).to_have_text(f"0:{first.duration_ms // 1000:02d}")
+
+    # Seeking works (the view answers Range requests) and a play cut short by leaving
+    # the item (grading it) is counted too.
+    player.evaluate("v => { v.currentTime = 0.5; }")
+    page.keyboard.press("p")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('video'); return v && !v.paused && "
+        "v.currentTime > 1.0; }"
+    )
+    page.keyboard.press("0")
+    name_is(page, "after-the-video.png")
+    page.wait_for_function("() => document.querySelector('[data-testid=review-thumb]').complete")
+    wait_until(lambda: len(played()) == 2, timeout=10, message="second play counted")
+    assert all(e.duration_ms > 0 for e in played())
+    assert (
+        AuditEvent.objects.filter(action="evidence.video_played", object_id=str(video.uuid)).count()
+        == 2
+    )
+    screenshot(page, "review-07-after-video")

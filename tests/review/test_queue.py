@@ -106,7 +106,15 @@ def test_a_group_is_shown_once_through_its_representative(world, ivan):
     single = world.item(name="single")
     prioritise_items([*members, single])
     counts = selectors.queue_counts(ivan, world.agency)
-    assert counts == {"items": 5, "decisions": 2}
+    assert counts == {"items": 5, "decisions": 2, "items_capped": False, "decisions_capped": False}
+    # Counted up to a cap, so that a million-item queue costs the page no more than this.
+    assert selectors.queue_counts(ivan, world.agency, cap=3) == {
+        "items": 3,
+        "decisions": 2,
+        "items_capped": True,
+        "decisions_capped": False,
+    }
+    assert selectors.queue_counts(ivan, world.agency, cap=1)["decisions_capped"] is True
     first = review_claim(user=ivan, agency=world.agency)
     second_pick = selectors.next_for(ivan, world.agency)
     names = {first.original_name, second_pick.original_name}
@@ -161,13 +169,61 @@ def test_queue_selection_is_one_query(world, ivan, sam, django_assert_num_querie
     for user in (ivan, sam):
         with django_assert_num_queries(1):
             assert selectors.next_for(user, world.agency) is not None
-    # A claim: the resume check, the selection (locked on PostgreSQL), the update.
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as ctx:
-        review_claim(user=ivan, agency=world.agency)
-    assert len([q for q in ctx.captured_queries if q["sql"].startswith(("SELECT", "UPDATE"))]) <= 3
+        first = review_claim(user=ivan, agency=world.agency)
+    verbs = [q["sql"].split()[0] for q in ctx.captured_queries]
+    if connection.vendor == "postgresql":
+        # One prepared statement resumes or locks, and leases: PREPARE once per session,
+        # then one EXECUTE per claim.
+        assert [v for v in verbs if v != "PREPARE"] == ["EXECUTE"]
+        with CaptureQueriesContext(connection) as ctx:
+            assert review_claim(user=ivan, agency=world.agency).pk == first.pk  # resumed
+            assert review_claim(user=sam, agency=world.agency).pk != first.pk
+        assert [q["sql"].split()[0] for q in ctx.captured_queries] == ["EXECUTE", "EXECUTE"]
+    else:
+        # The resume check, the selection, the conditional update.
+        assert len([v for v in verbs if v in ("SELECT", "UPDATE")]) <= 3
+
+
+def test_the_claim_takes_the_item_the_queue_selection_shows(demo_agency, ivan, iris, sam):
+    """The claim (on PostgreSQL a statement compiled once from the querysets, with the
+    user, agency, case and time bound at each call) picks exactly what ``next_for``
+    shows, through groups, second reviews, other reviewers' leases and case scopes."""
+    no_sampling(demo_agency)
+    rng = random.Random(7)
+    a = World(demo_agency, user=sam, reference="PA", team=(ivan, iris))
+    b = World(demo_agency, user=sam, reference="PB", urgency=2, team=(ivan, iris))
+    hidden = World(demo_agency, user=sam, reference="PC", team=(iris,))
+    base = random_pdq(rng)
+    items = [a.item(name=f"a{n}", classifier=rng.random()) for n in range(8)]
+    items += [b.item(name=f"b{n}", classifier=rng.random()) for n in range(6)]
+    items += [a.item(name=f"g{n}", pdq=flip_bits(base, n + 2, rng)) for n in range(4)]
+    items += [hidden.item(name=f"h{n}", classifier=1.0) for n in range(3)]
+    prioritise_items(items)
+    # Two items iris graded first as "1" (second review): ivan may take them, iris not.
+    for _ in range(2):
+        review_decide(
+            item=review_claim(user=iris, agency=demo_agency, case=a.case), user=iris, category="1"
+        )
+    # iris holds one item of b: nobody else gets it.
+    held = review_claim(user=iris, agency=demo_agency, case=b.case)
+    order = []
+    for scope in (b.case, None):
+        while (shown := selectors.next_for(ivan, demo_agency, scope)) is not None:
+            claimed = review_claim(user=ivan, agency=demo_agency, case=scope)
+            assert claimed.pk == shown.pk
+            assert claimed.claimed_by_id == ivan.pk and claimed.lease_expires_at is not None
+            order.append(claimed.original_name)
+            review_decide(item=claimed, user=ivan, category="0")
+            assert len(order) < 40
+        assert review_claim(user=ivan, agency=demo_agency, case=scope) is None
+    assert held.original_name not in order
+    assert not any(name.startswith("h") for name in order)  # not on that case's team
+    assert len([n for n in order if n.startswith("g")]) == 1  # the group, once
+    assert len(order) == 8 + 6 - 1 + 1  # a, b without iris's held item, one group
 
 
 def test_queue_query_count_does_not_grow_with_the_queue(world, ivan, django_assert_max_num_queries):

@@ -187,3 +187,14 @@ def test_next_item_server_time(world, ivan, client_for):
         f"decide+next server time: median {median * 1000:.1f} ms, max {timings[-1] * 1000:.1f} ms"
     )
     assert median < 0.5
+
+
+def test_the_meter_counts_the_queue_up_to_a_cap(world, ivan, client_for, monkeypatch):
+    from triage.review import selectors
+
+    prioritise_items([world.item(name=f"c{n}.png") for n in range(4)])
+    html = client_for(ivan).get(reverse("triage:review")).content.decode()
+    assert 'data-testid="queue-left">4</strong> (4 items)' in html
+    monkeypatch.setattr(selectors, "COUNT_CAP", 2)
+    html = client_for(ivan).get(reverse("triage:review")).content.decode()
+    assert 'data-testid="queue-left">2+</strong> (2+ items)' in html

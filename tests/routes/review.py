@@ -11,6 +11,8 @@ def build(world) -> None:
     other = World(world.agency, user=world.admin, reference="OF-REVIEW", team=(world.admin,))
     world.review_case = other.case
     world.review_item = other.item(name="other-review.png")
+    # A playable video of Other Force: another agency's reviewer must get a 404.
+    world.review_video = other.video(name="other-review.webm")
     world.review_decision = other.item(name="other-decided.png").decisions.create(
         agency=world.agency, reviewer=world.admin, category="0"
     )
@@ -29,6 +31,7 @@ ROUTES = {
     "triage:review_group": Route(kwargs=_item, methods=("GET",)),
     "triage:review_split": Route(kwargs=_item, methods=("POST",)),
     "triage:review_exposure": Route(kwargs=_item, methods=("POST",)),
+    "triage:review_video": Route(kwargs=lambda w: {"item": w.review_video.uuid}),
     "triage:review_add_to_list": Route(kwargs=_item, role="supervisor", methods=("POST",)),
     "triage:review_undo": Route(
         kwargs=lambda w: {"decision": w.review_decision.uuid}, methods=("POST",)

@@ -13,11 +13,13 @@ Each write and its audit row share one transaction."""
 from __future__ import annotations
 
 import hashlib
+import weakref
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from hub.audit import audit_record
@@ -257,30 +259,44 @@ def prioritise_items(items: list) -> None:
 # --- claim -------------------------------------------------------------------------------
 
 
+_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _prepare(statement) -> None:
+    """PREPARE ``statement`` once per database session (a session's prepared statements
+    outlive its transactions and end with the connection)."""
+    connection.ensure_connection()
+    done = _PREPARED.setdefault(connection.connection, set())
+    if statement.name not in done:
+        with connection.cursor() as cursor:
+            cursor.execute(statement.prepare)
+        done.add(statement.name)
+
+
 def review_claim(*, user, agency, case=None) -> EvidenceItem | None:
     """The next item for ``user`` under a lease of ``policy.lease_seconds`` (or the item
-    the user already holds). Concurrent reviewers never get the same item: PostgreSQL
-    locks the chosen row with SKIP LOCKED; SQLite (one writer at a time) claims with a
-    conditional update and tries the next candidate if someone was faster."""
+    the user already holds, its lease renewed). Concurrent reviewers never get the same
+    item: on PostgreSQL one statement resumes the held item or locks the next one with
+    ``SELECT … FOR UPDATE SKIP LOCKED`` and sets the lease (``selectors.claim_statement``);
+    SQLite (one writer at a time) claims with a conditional update and tries the next
+    candidate if someone was faster."""
+    lease = timedelta(seconds=agency.policy.lease_seconds)
+    if connection.vendor == "postgresql":
+        statement = selectors.claim_statement(scoped=case is not None)
+        now = timezone.now()
+        params = statement.params(
+            user=user.pk,
+            agency=agency.pk,
+            case=case.pk if case is not None else None,
+            now=now,
+            expires=now + lease,
+        )
+        _prepare(statement)
+        # Autocommit: the lease is committed by the statement itself (one round trip).
+        return next(iter(EvidenceItem.objects.raw(statement.execute, params)), None)
     held = selectors.held_by(user, agency, case)
     if held is not None:
         return held
-    lease = timedelta(seconds=agency.policy.lease_seconds)
-    if connection.vendor == "postgresql":
-        with transaction.atomic():
-            item = (
-                selectors.queue_for(user, agency, case)
-                .select_for_update(skip_locked=True, of=("self",))
-                .first()
-            )
-            if item is None:
-                return None
-            item.claimed_by = user
-            item.lease_expires_at = timezone.now() + lease
-            EvidenceItem.objects.filter(pk=item.pk).update(
-                claimed_by=user, lease_expires_at=item.lease_expires_at
-            )
-            return item
     for _attempt in range(20):
         now = timezone.now()
         candidate = selectors.queue_for(user, agency, case, now=now).first()
@@ -327,7 +343,7 @@ def _first_category(item) -> tuple[int | None, str]:
     return (first.reviewer_id, first.category) if first else (None, "")
 
 
-def _outcome(item, user, category: str, policy, *, supervisor: bool) -> tuple[str, str]:
+def _outcome(item, user, category: str, policy, *, supervisor) -> tuple[str, str]:
     """(decision kind, new state) for ``user`` grading ``item`` as ``category``."""
     state = item.review_state
     if state == ReviewState.QUEUED and item.needs_verification:
@@ -343,7 +359,7 @@ def _outcome(item, user, category: str, policy, *, supervisor: bool) -> tuple[st
         agrees = category == first_category
         return Kind.SECOND, (ReviewState.REVIEWED if agrees else ReviewState.CONFLICT)
     if state == ReviewState.CONFLICT:
-        if not supervisor:
+        if not supervisor():
             raise PermissionDenied("Only a supervisor resolves a conflict.")
         return Kind.SUPERVISOR, ReviewState.REVIEWED
     raise ReviewError(f"This item is not awaiting review ({item.get_review_state_display()}).")
@@ -358,7 +374,10 @@ def review_decide(*, item, user, category: str, note: str = "", request=None) ->
     category = str(category).strip()
     if category not in {code for code, _ in policy.categories}:
         raise ReviewError(f"“{category}” is not a category of this agency's scheme.")
-    supervisor = _is_supervisor(user, agency)
+
+    def supervisor() -> bool:  # asked only for a conflict
+        return _is_supervisor(user, agency)
+
     with transaction.atomic():
         locked = EvidenceItem.objects.select_for_update().get(pk=item.pk)
         if (
@@ -369,7 +388,7 @@ def review_decide(*, item, user, category: str, note: str = "", request=None) ->
             raise ReviewError("Another reviewer holds this item.")
         kind, new_state = _outcome(locked, user, category, policy, supervisor=supervisor)
         members = [locked]
-        group = locked.group
+        group = locked.group if locked.group_id is not None else None
         if group is not None and group.representative_id == locked.pk:
             members += list(
                 EvidenceItem.objects.select_for_update()
@@ -394,25 +413,18 @@ def review_decide(*, item, user, category: str, note: str = "", request=None) ->
                     previous_category=member.category,
                 )
             )
-            member.review_state = new_state
-            if new_state == ReviewState.REVIEWED or kind in (Kind.FIRST,):
-                member.category = category
-            member.needs_verification = False
-            member.claimed_by = None
-            member.lease_expires_at = None
-            member.first_reviewed_at = member.first_reviewed_at or now
         ReviewDecision.objects.bulk_create(decisions)
-        EvidenceItem.objects.bulk_update(
-            members,
-            [
-                "review_state",
-                "category",
-                "needs_verification",
-                "claimed_by",
-                "lease_expires_at",
-                "first_reviewed_at",
-            ],
-        )
+        # Every member gets the same values: one UPDATE, not a CASE per member.
+        changes = {
+            "review_state": new_state,
+            "needs_verification": False,
+            "claimed_by": None,
+            "lease_expires_at": None,
+            "first_reviewed_at": Coalesce("first_reviewed_at", Value(now)),
+        }
+        if new_state == ReviewState.REVIEWED or kind == Kind.FIRST:
+            changes["category"] = category
+        EvidenceItem.objects.filter(pk__in=[m.pk for m in members]).update(**changes)
         audit_record(
             "review.decided",
             agency=agency,
@@ -428,7 +440,12 @@ def review_decide(*, item, user, category: str, note: str = "", request=None) ->
                 "note": bool(note),
             },
         )
-    item.refresh_from_db()
+    item.review_state = new_state
+    item.category = changes.get("category", locked.category)
+    item.needs_verification = False
+    item.claimed_by = None
+    item.lease_expires_at = None
+    item.first_reviewed_at = locked.first_reviewed_at or now
     return decisions[0]
 
 
