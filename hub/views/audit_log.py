@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 from hub.access import agency_required
 from hub.audit import audit_record, chain_key, verify_chain
 from hub.forms import AuditFilterForm
-from hub.models import AuditEvent, Role
+from hub.models import AuditChain, AuditEvent, Role
 
 PAGE_SIZE = 50
 CSV_COLUMNS = [
@@ -62,17 +63,44 @@ class _Echo:
         return value
 
 
+def _cell(value) -> str:
+    """Neutralise spreadsheet formulas (CSV injection): a user name such as ``=cmd|...``
+    or ``@SUM(...)`` must not run when the export is opened in a spreadsheet. The chain is
+    verified from the database (``verify_audit``), never from an export."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _filters_used(request, form) -> dict:
+    """The filters as given, only the form's own fields (other query parameters are not
+    filters), and whether they were valid (an invalid filter exports nothing)."""
+    filters = {name: request.GET[name] for name in form.fields if request.GET.get(name)}
+    return filters if form.is_valid() else {**filters, "invalid": True}
+
+
 @require_http_methods(["GET"])
 @agency_required(Role.ADMIN)
 def audit_export(request):
     form = AuditFilterForm(request.GET)
     events = _events(request, form).order_by("seq")
+    # A snapshot: the events up to the chain's head now, so the rows recorded below are
+    # exactly the rows of the file, whatever is appended while it streams (this event too).
+    head = (
+        AuditChain.objects.filter(key=chain_key(request.agency))
+        .values_list("last_seq", flat=True)
+        .first()
+    )
+    events = events.filter(seq__lte=head or 0)
     with transaction.atomic():
         audit_record(
             "audit.exported",
             agency=request.agency,
             actor=request.user,
-            data={"filters": {k: v for k, v in request.GET.items() if v}},
+            data={
+                "filters": _filters_used(request, form),
+                "rows": events.count(),
+                "up_to_seq": head or 0,
+            },
             request=request,
         )
     writer = csv.writer(_Echo())
@@ -84,12 +112,13 @@ def audit_export(request):
                 [
                     e.seq,
                     e.created_at.isoformat(),
-                    e.actor_label,
-                    e.action,
-                    e.object_type,
-                    e.object_id,
+                    _cell(e.actor_label),
+                    _cell(e.action),
+                    _cell(e.object_type),
+                    _cell(e.object_id),
                     e.ip or "",
-                    e.data,
+                    # JSON, as stored and hashed (not Python's repr): machine-readable.
+                    json.dumps(e.data, sort_keys=True, default=str),
                     e.hash,
                 ]
             )

@@ -26,3 +26,17 @@ document.addEventListener("click", (event) => {
     navigator.clipboard.writeText(input.value).then(() => { button.textContent = "Copied"; });
   }
 });
+
+// The Admin / Hub menus in the bar (<details>): Escape or a click elsewhere closes them.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  document.querySelectorAll("details.nav-group[open]").forEach((menu) => {
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  });
+});
+document.addEventListener("click", (event) => {
+  document.querySelectorAll("details.nav-group[open]").forEach((menu) => {
+    if (!menu.contains(event.target)) menu.open = false;
+  });
+});

@@ -1,5 +1,6 @@
 import csv
 import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -72,6 +73,58 @@ def test_csv_export_is_filtered_and_audited(client_for, alice, history, demo_age
     assert [r[3] for r in rows[1:]] == ["membership.role_changed"]
     exported = events(demo_agency, "audit.exported").get()
     assert exported.actor == alice and exported.data["filters"] == {"action": "membership"}
+    assert exported.data["rows"] == len(rows) - 1 == 1
+
+
+def _export(client, **params):
+    response = client.get(reverse("hub:audit_export"), params)
+    assert response.status_code == 200
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_csv_export_records_exactly_what_it_holds(client_for, alice, history, demo_agency):
+    """Unfiltered: the 61 events up to the head, not the export's own event, and the
+    audit row says so (rows and the last sequence); time filters are recorded as given,
+    other query parameters are not filters."""
+    client = client_for(alice)
+    rows = _export(client, utm="x")
+    assert [int(r[0]) for r in rows[1:]] == list(range(1, 62))
+    exported = events(demo_agency, "audit.exported").get()
+    assert exported.seq == 62
+    assert exported.data == {"filters": {}, "rows": 61, "up_to_seq": 61}
+
+    since = (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    rows = _export(client, since=since, actor="ivan")
+    second = events(demo_agency, "audit.exported").last()
+    assert second.data["filters"] == {"since": since, "actor": "ivan"}
+    assert second.data["rows"] == len(rows) - 1 == 60
+    assert second.data["up_to_seq"] == 62
+
+
+def test_csv_export_of_an_invalid_filter_is_empty_and_says_so(client_for, alice, history):
+    rows = _export(client_for(alice), since="not a date")
+    assert rows[1:] == []
+    exported = AuditEvent.objects.get(action="audit.exported")
+    assert exported.data["filters"] == {"since": "not a date", "invalid": True}
+    assert exported.data["rows"] == 0
+
+
+def test_csv_export_neutralises_formulas_and_writes_json(client_for, alice, demo_agency):
+    from tests.conftest import make_user
+
+    mallory = make_user("=cmd|' /C calc'!A0", demo_agency, "investigator")
+    audit_record("case.viewed", agency=demo_agency, actor=mallory, object_id="@SUM(A1)",
+                 data={"n": 1, "who": "x"})  # fmt: skip
+    rows = _export(client_for(alice))
+    row = next(r for r in rows[1:] if r[3] == "case.viewed")
+    assert row[2] == "'=cmd|' /C calc'!A0"
+    assert row[5] == "'@SUM(A1)"
+    assert json.loads(row[7]) == {"n": 1, "who": "x"}
+
+
+def test_other_agency_admin_exports_only_their_chain(client_for, otto, history):
+    rows = _export(client_for(otto))
+    assert [r[3] for r in rows[1:]] == ["secret.other"]
 
 
 def test_page_reports_the_first_broken_sequence(client_for, alice, history, demo_agency):

@@ -4,16 +4,13 @@ its numbers in a table and as CSV (``?format=csv&table=<name>``)."""
 
 from __future__ import annotations
 
-import csv
-
-from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from hub.access import agency_required
 from hub.models import Role
-from triage.dashboard import charts
+from triage.dashboard import charts, downloads
 from triage.dashboard import selectors as dash
 from triage.dashboard.forms import DashboardFilterForm
 
@@ -38,72 +35,6 @@ def _hours(delta) -> float | None:
 
 def _pct(share) -> float | None:
     return None if share is None else round(share * 100, 1)
-
-
-# --- CSV tables ------------------------------------------------------------------------
-
-
-def _tables(data: dict) -> dict[str, tuple[list[str], list[list]]]:
-    """table name -> (header, rows): exactly the numbers of the page's tables."""
-    return {
-        "cases": (
-            ["reference", "title", "urgency", "closed", "backlog", "items_awaiting",
-             "second_review", "conflict", "oldest_unreviewed_days"],
-            [[r["reference"], r["title"], r["urgency"], r["is_closed"], r["units"], r["items"],
-              r["second_review"], r["conflict"], r["age_days"]] for r in data["cases"]],
-        ),
-        "flow": (
-            ["day", "ingested", "reviewed"],
-            [[r["day"].isoformat(), r["ingested"], r["reviewed"]] for r in data["flow"]],
-        ),
-        "reviewers": (
-            ["reviewer", "decisions", "decisions_per_day", "reveals", "reveals_per_day",
-             "video_minutes", "video_minutes_per_day", "days_over_guideline"],
-            [[r["reviewer"], r["decisions"], r["decisions_per_day"], r["reveals"],
-              r["reveals_per_day"], r["video_minutes"], r["video_minutes_per_day"],
-              r["days_over"]] for r in data["reviewers"]],
-        ),
-        "reviewer_days": (
-            ["reviewer", "day", "decisions", "reveals", "video_minutes",
-             "reveals_over_guideline", "video_over_guideline"],
-            [[r["reviewer"], r["day"].isoformat(), r["decisions"], r["reveals"],
-              r["video_minutes"], r["reveals_over"], r["video_over"]]
-             for r in data["reviewer_days"]],
-        ),
-        "reviewer_weeks": (
-            ["reviewer", "week_starting", "active_days", "decisions", "reveals",
-             "video_minutes", "days_over_guideline"],
-            [[r["reviewer"], r["week"].isoformat(), r["active_days"], r["decisions"],
-              r["reveals"], r["video_minutes"], r["days_over"]] for r in data["reviewer_weeks"]],
-        ),
-    }  # fmt: skip
-
-
-def _cell(value) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in text cells such as case titles."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _csv(name: str, header: list[str], rows: list[list], f: dash.DashboardFilter):
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    filename = f"dashboard-{name}-{f.start.isoformat()}-{f.end.isoformat()}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-    return response
 
 
 # --- Charts ----------------------------------------------------------------------------
@@ -166,11 +97,9 @@ def dashboard(request):
     form, f, sort = _filter(request)
     data = dash.dashboard(f, sort=sort)
     if request.GET.get("format") == "csv":
-        tables = _tables(data)
-        name = request.GET.get("table", "")
-        if name not in tables:
-            raise Http404("No such table")
-        return _csv(name, *tables[name], f)
+        # Audited with the filters used (triage.dashboard.downloads).
+        table = request.GET.get("table", "")
+        return downloads.csv_download(request, data, f, table=table, sort=sort)
     query = request.GET.copy()
     query.pop("format", None)
     query.pop("table", None)
@@ -193,7 +122,7 @@ def dashboard(request):
             },
             "query": query.urlencode(),
             "sortless_query": sortless.urlencode(),
-            "table_names": list(_tables(data)),
+            "table_names": list(downloads.tables(data)),
             "now": timezone.now(),
         },
     )
