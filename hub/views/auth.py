@@ -12,6 +12,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import auth, messages
 from django.db import transaction
+from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -125,6 +126,11 @@ def login_otp_view(request):
                     device.save(update_fields=["confirmed"])
                     audit_record("auth.2fa_enrolled", agency=None, actor=user, request=request)
                 otp_login(request, device)
+                # The session just gained the second factor: give it a new id (and a new
+                # CSRF token), as auth.login does at the password step, so an id seen
+                # before this step (half logged in) is worth nothing afterwards.
+                request.session.cycle_key()
+                rotate_token(request)
                 audit_record("auth.login", agency=None, actor=user, request=request)
             return redirect(request.session.pop("next_after_otp", reverse("hub:home")))
         note_ip_failure(request)
