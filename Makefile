@@ -8,12 +8,12 @@ REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run worker test test-sqlite test-postgres lint services browser-deps demo bench clean
+.PHONY: install run worker test test-sqlite test-postgres lint services browser-deps demo bench clean lock audit
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
 	touch $@
 
 install: $(BIN)/.installed
@@ -55,10 +55,20 @@ test-sqlite: install
 test-postgres: install
 	@if [ "$$CI" != "true" ] && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
 	  echo "SKIPPED the PostgreSQL run: no server at 127.0.0.1:5432 (CI=true makes this an error)"; exit 0; fi; \
-	HUB_DATA_DIR=$(CURDIR)/var/test-pg DATABASE_URL=$(PG_URL) TEST_REDIS_URL=$(REDIS_URL) \
-	  $(BIN)/pytest $(PYTEST_ARGS)
+	HUB_DATA_DIR=$(CURDIR)/var/test-pg DATABASE_URL=$(PG_URL) TEST_REDIS_URL=$(REDIS_URL) HUB_DB_APP_ROLE=hub_app \
+	  $(BIN)/pytest -m "not db_independent" $(PYTEST_ARGS)
 
 test: install browser-deps services lint test-sqlite test-postgres
+
+# The exact versions every install uses (pip constraints). After changing pyproject.toml:
+# `make lock`, review the diff, commit it.
+lock:
+	$(BIN)/pip freeze --exclude-editable | sort -f > requirements.lock
+
+# Known vulnerabilities in the locked versions. Needs a vulnerability database (PyPI's
+# JSON API or OSV); the development and CI machines here cannot reach one, see README.
+audit: install
+	$(BIN)/pip-audit --strict --requirement requirements.lock --no-deps --disable-pip
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -24,6 +24,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
 
+from bench._report import result  # noqa: E402
+
 
 def benign_images(n: int, rng) -> list:
     from PIL import Image
@@ -117,6 +119,12 @@ def main() -> int:
     print(f"  bare onnxruntime loop          {bare_ips:8.1f} images/s")
     print(f"  hub batched path               {hub_ips:8.1f} images/s")
     print(f"  ratio hub/bare                 {hub_ips / bare_ips:8.3f}  (goal >= 0.9)")
+    result(
+        "classify",
+        "hub batched inference vs bare onnxruntime loop",
+        f"{hub_ips / bare_ips:.2f}×",
+        f"open_nsfw n={args.n} batch={args.batch}; max score diff {max_diff:.1e}",
+    )
     print(f"  max |score difference|         {max_diff:.2e}")
     return 0 if hub_ips / bare_ips >= 0.9 and max_diff < 1e-5 else 1
 

@@ -1,19 +1,24 @@
 """Benchmark the supervisor dashboard's selectors on a scratch PostgreSQL database.
 
-    .venv/bin/python bench/dashboard.py            # 100k items
-    .venv/bin/python bench/dashboard.py --n 1000000
+    .venv/bin/python bench/dashboard.py                  # 100k items
+    .venv/bin/python bench/dashboard.py --n 1000000      # the issue's goal: <= 300 ms
+    .venv/bin/python bench/dashboard.py --n 1000000 --runs 9 --before HEAD
 
 Creates (or recreates with --fresh) ``hub_bench_dash_<n>`` on 127.0.0.1 (trust auth), builds
 the schema with ``migrate --run-syncdb``, generates items, decisions and exposure events
-with ``generate_series`` (seconds, not hours: three agencies, 20 cases in the bench one,
-near-duplicate groups, decisions for ~60% of the items, exposure events), adds any
-``Meta.indexes`` missing from the tables, then prints the median of 5 runs per selector
-in ms, before (the selectors of ``--before``, default HEAD, without the indexes added
-since) and after (the working tree). Goal: the whole dashboard <= 300 ms at 1M items."""
+with ``generate_series`` (three agencies, 20 cases in the bench one, near-duplicate
+groups, decisions for ~60% of the items, exposure events; ~15 min at 1M on a busy
+2-core machine, then kept and reused), adds any ``Meta.indexes`` missing from the tables,
+then times each selector ``--runs`` times, the selectors of ``--before`` (a git ref,
+default HEAD) and of the working tree *interleaved* run by run (so a machine busy with
+other work slows both alike), and prints the medians in ms and their ratio
+(after / before), plus the backend's CPU time of the whole dashboard (less sensitive to
+other load than wall time). Both must give the same figures: checked and printed."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -25,22 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DB = "hub_bench_dash"  # + "_<n>": one scratch database per size, kept between runs
-# The "before" run (the selectors of --before) goes without the indexes added for the
-# dashboard and with the one they replaced, in a transaction that is rolled back.
-ADDED_INDEXES = (
-    "item_agency_ingested",
-    "item_agency_first_reviewed",
-    "item_agency_processed",
-    "item_agency_backlog",
-    "decision_agency_reviewed",
-    "exposure_agency_day",
-)
-REPLACED_INDEXES = {
-    "item_agency_created": "CREATE INDEX item_agency_created "
-    "ON triage_evidenceitem (agency_id, created_at)",
-    "item_agency_reviewed": "CREATE INDEX item_agency_reviewed "
-    "ON triage_evidenceitem (agency_id, first_reviewed_at)",
-}
+# When a change adds dashboard indexes, the "before" run goes without them (and with the
+# ones they replaced), in a transaction that is rolled back. The windowed medians (the
+# current change) add none: both runs use the same indexes.
+ADDED_INDEXES: tuple[str, ...] = ()
+REPLACED_INDEXES: dict[str, str] = {}
 
 
 def ensure_db(fresh: bool) -> None:
@@ -200,13 +194,22 @@ def vacuum_analyze() -> None:
     conn.close()
 
 
-def timed(fn, runs: int = 5) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
+def _ms(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t) * 1000
+
+
+def _backend_cpu_ms(connection) -> float | None:
+    """CPU time used so far by this connection's PostgreSQL backend (Linux, same host)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/schedstat") as fh:
+            return int(fh.read().split()[0]) / 1e6
+    except OSError:
+        return None
 
 
 def ensure_indexes() -> None:
@@ -245,28 +248,52 @@ def load_selectors(ref: str):
     return module
 
 
-def measure(dash, f) -> dict[str, float]:
-    rows = {
-        "backlog_by_case": lambda: dash.backlog_by_case(f),
-        "case_rows": lambda: dash.case_rows(f),
-        "flow_per_day": lambda: dash.flow_per_day(f),
-        "timings (medians)": lambda: dash.timings(f),
-        "rates": lambda: dash.rates(f),
-        "reviewer_days": lambda: dash.reviewer_days(f),
-        "dashboard (all)": lambda: dash.dashboard(f),
-    }
-    return {name: timed(fn) for name, fn in rows.items()}
+SELECTORS = {
+    "backlog_by_case": lambda dash, f: dash.backlog_by_case(f),
+    "case_rows": lambda dash, f: dash.case_rows(f),
+    "flow_per_day": lambda dash, f: dash.flow_per_day(f),
+    "timings (medians)": lambda dash, f: dash.timings(f),
+    "rates": lambda dash, f: dash.rates(f),
+    "reviewer_days": lambda dash, f: dash.reviewer_days(f),
+    "dashboard (all)": lambda dash, f: dash.dashboard(f),
+}
+
+
+def measure(runs: int, sides: dict) -> dict:
+    """sides: name -> (selectors module, filter, setup context). Each run times every
+    selector on every side in turn; returns name -> selector -> list of ms, and
+    name -> list of backend CPU ms of ``dashboard``."""
+    from django.db import connection
+
+    wall = {side: {name: [] for name in SELECTORS} for side in sides}
+    cpu = {side: [] for side in sides}
+    for _ in range(runs):
+        for name, fn in SELECTORS.items():
+            for side, (dash, f, context) in sides.items():
+                with context():
+                    before = _backend_cpu_ms(connection) if name == "dashboard (all)" else None
+                    wall[side][name].append(_ms(lambda: fn(dash, f)))  # noqa: B023
+                    if before is not None:
+                        cpu[side].append(_backend_cpu_ms(connection) - before)
+    return {"wall": wall, "cpu": cpu}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--fresh", action="store_true")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="no parallel query workers: the backend's CPU time is then all the work "
+        "(a busy machine's wall times are noisy; this figure much less so)",
+    )
     parser.add_argument(
         "--before",
         default="HEAD",
-        help="git ref of the selectors to compare with, run without the indexes in "
-        "ADDED_INDEXES (dropped in a transaction that is rolled back)",
+        help="git ref of the selectors to compare with (run without the indexes in "
+        "ADDED_INDEXES, dropped in a transaction that is rolled back)",
     )
     args = parser.parse_args()
     global DB
@@ -296,27 +323,79 @@ def main() -> None:
     agency = Agency.objects.get(slug="bench")
     start, end = dash.default_range(days=30)
     f = dash.DashboardFilter(agency, start, end)
-    after = measure(dash, f)
+    sides = {"after": (dash, f, contextlib.nullcontext)}
     before_dash = load_selectors(args.before)
-    before = {}
     if before_dash is not None:
-        with transaction.atomic():
-            with connection.cursor() as cur:
-                for name in ADDED_INDEXES:
-                    cur.execute(f'DROP INDEX IF EXISTS "{name}"')
-                for sql in REPLACED_INDEXES.values():
-                    cur.execute(sql)
-                cur.execute("ANALYZE triage_evidenceitem")
-            f0 = before_dash.DashboardFilter(agency, start, end, now=f.now)
-            before = measure(before_dash, f0)
-            same = before_dash.dashboard(f0) == dash.dashboard(f)
-            transaction.set_rollback(True)
-        print(f"same figures before and after: {same}")
-    print(f"items: {args.n}, range {start}..{end} (median of 5, ms)")
-    print(f"  {'selector':<20} {'before':>8} {'after':>8}")
-    for name, ms in after.items():
-        b = f"{before[name]:8.1f}" if name in before else f"{'-':>8}"
-        print(f"  {name:<20} {b} {ms:8.1f}")
+        f0 = before_dash.DashboardFilter(agency, start, end, now=f.now)
+
+        @contextlib.contextmanager
+        def before_indexes():
+            # The indexes as they were before (only when a change adds some): dropped
+            # and recreated in a transaction that is rolled back.
+            if not ADDED_INDEXES and not REPLACED_INDEXES:
+                yield
+                return
+            with transaction.atomic():
+                with connection.cursor() as cur:
+                    for name in ADDED_INDEXES:
+                        cur.execute(f'DROP INDEX IF EXISTS "{name}"')
+                    for sql in REPLACED_INDEXES.values():
+                        cur.execute(sql)
+                    cur.execute("ANALYZE triage_evidenceitem")
+                yield
+                transaction.set_rollback(True)
+
+        sides["before"] = (before_dash, f0, before_indexes)
+        with before_indexes():
+            old = before_dash.dashboard(f0)
+        print(f"same figures before and after: {old == dash.dashboard(f)}")
+    else:
+        print(f"the selectors are the same as {args.before}: no 'before' run")
+    if args.serial:
+        with connection.cursor() as cur:
+            cur.execute("SET max_parallel_workers_per_gather = 0")
+    dash.dashboard(f)  # warm the caches once
+    result = measure(args.runs, sides)
+    wall, cpu = result["wall"], result["cpu"]
+    med = statistics.median
+    mode = ", no parallel workers" if args.serial else ""
+    print(
+        f"items: {args.n}, range {start}..{end}, median of {args.runs} interleaved runs (ms{mode})"
+    )
+    print(f"  {'selector':<20} {'before':>8} {'after':>8} {'after/before':>13}")
+    for name in SELECTORS:
+        a = med(wall["after"][name])
+        if "before" in wall:
+            b = med(wall["before"][name])
+            print(f"  {name:<20} {b:8.1f} {a:8.1f} {a / b:13.2f}")
+        else:
+            print(f"  {name:<20} {'-':>8} {a:8.1f} {'-':>13}")
+    if all(cpu.values()) and None not in sum(cpu.values(), []):
+        line = f"  {'dashboard db cpu':<20}"
+        if "before" in cpu:
+            b, a = med(cpu["before"]), med(cpu["after"])
+            print(f"{line} {b:8.1f} {a:8.1f} {a / b:13.2f}")
+        else:
+            print(f"{line} {'-':>8} {med(cpu['after']):8.1f} {'-':>13}")
+    from bench._report import result as report
+
+    total = "dashboard (all)"
+    after = med(wall["after"][total])
+    if "before" in wall:
+        ratio = after / med(wall["before"][total])
+        report(
+            "dashboard",
+            f"whole dashboard at {args.n:,} items",
+            f"{after:.0f} ms",
+            f"{ratio:.2f}× of before",
+        )
+    else:
+        report(
+            "dashboard",
+            f"whole dashboard at {args.n:,} items",
+            f"{after:.0f} ms",
+            "goal ≤ 300 ms at 1M",
+        )
 
 
 if __name__ == "__main__":

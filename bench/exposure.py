@@ -1,23 +1,24 @@
 """Exposure and queue benchmark.
 
-    .venv/bin/python bench/exposure.py                       # 1000-file exhibit, 100k queue
-    .venv/bin/python bench/exposure.py --queue 1000000       # the 1M queue
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hub_bench .venv/bin/python bench/exposure.py
+    .venv/bin/python bench/exposure.py                     # 1000-file exhibit, 100k queue
+    .venv/bin/python bench/exposure.py --queue 1000000     # the issue's figure: 1M items
+    .venv/bin/python bench/exposure.py --queue 1000000 --reuse   # reuse the 1M database
 
 1. Builds a synthetic exhibit (bench/exhibit.py: 60% exact copies of listed images, 20%
-   near-duplicates, 20% new; benign generated images), runs the real matcher and
-   ``prioritise_items``, and prints the share of items a reviewer must look at (goal <= 20%).
-2. Fills a queue of ``--queue`` items (bulk insert) and lets ``--threads`` reviewers claim
-   and decide concurrently; prints the p50/p95 claim time (goal p95 <= 50 ms). Needs
-   PostgreSQL for real concurrency (on SQLite it runs one thread and says so).
-
-Runs in a throwaway database (test_<name>), created and dropped here."""
+   near-duplicates of listed images, 20% new; benign generated images) in a throwaway
+   database (test_<name> of ``DATABASE_URL``, SQLite by default), runs the real matcher and
+   ``prioritise_items``, and prints the share of items a reviewer must look at (goal
+   <= 20%), with what it is made of per kind of file.
+2. Runs bench/review_queue.py (PostgreSQL: ``DATABASE_URL`` when it is PostgreSQL, else
+   127.0.0.1:5432): ``--queue`` items, ``--threads`` concurrent reviewer processes claiming
+   and deciding; prints the p50/p95/p99 claim time before and after (goal p95 <= 50 ms).
+   Skipped with a message when no PostgreSQL answers.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
-import random
 import sys
 import time
 
@@ -60,7 +61,9 @@ def personas(n_reviewers: int):
     return agency, users
 
 
-def exhibit_share(agency, users, n: int) -> None:
+def exhibit_share(agency, users, n: int) -> float:
+    from collections import Counter
+
     from bench.exhibit import build_exhibit
     from triage.models import EvidenceItem
     from triage.review import selectors
@@ -76,9 +79,21 @@ def exhibit_share(agency, users, n: int) -> None:
     qs = EvidenceItem.objects.filter(case=case)
     by_state = {s: qs.filter(review_state=s).count() for s in ("auto_graded", "queued")}
     known = {k: qs.filter(known_state=k).count() for k in ("exact", "near", "unknown")}
-    counts = selectors.queue_counts(users[0], agency, case)
+    counts = selectors.queue_counts(users[0], agency, case, cap=n)
     verify = qs.filter(needs_verification=True).count()
     share = counts["decisions"] / len(items)
+    # What the share is made of: per kind of file (bench/exhibit.py names each file
+    # dump/<n>-<kind>), the files, and the decisions a person makes (a group counts once,
+    # under the kind of its representative).
+    files, decisions, waiting = Counter(), Counter(), Counter()
+    rows = qs.values_list("path", "review_state", "group_id", "group__representative_id", "id")
+    for path, state, group, representative, pk in rows:
+        kind = path.rsplit("-", 1)[1]
+        files[kind] += 1
+        if state in ("queued", "second_review"):
+            waiting[kind] += 1
+            if group is None or representative == pk:
+                decisions[kind] += 1
     print(f"exhibit: {len(items)} files, matched as {known}")
     print(
         f"  build+match {t1 - t0:.1f} s, prioritise {t2 - t1:.2f} s "
@@ -89,122 +104,49 @@ def exhibit_share(agency, users, n: int) -> None:
         f"(of which {verify} sampled verifications), in {counts['decisions']} decisions "
         f"after grouping"
     )
+    for kind in ("exact", "near", "new", "burst"):
+        print(
+            f"    {kind:<6} {files[kind]:>5} files, {waiting[kind]:>4} awaiting a person, "
+            f"{decisions[kind]:>4} decisions ({decisions[kind] / len(items):.1%} of the exhibit)"
+        )
     print(
         f"  SHARE A REVIEWER MUST LOOK AT: {share:.1%} (goal <= 20%); "
         f"without grouping it would be {by_state['queued'] / len(items):.1%}"
     )
+    from bench._report import result as report
+
+    report("exposure", "share of items a reviewer must look at", f"{share:.1%}", "goal ≤ 20%")
+    return share
 
 
-def fill_queue(agency, users, size: int, n_cases: int = 20) -> None:
-    from django.db import connection
+def queue_benchmark(args) -> int:
+    """bench/review_queue.py in its own process (its own scratch PostgreSQL database)."""
+    import subprocess
 
-    from triage.models import Case, EvidenceBatch, EvidenceItem
+    import psycopg2
 
-    rng = random.Random(5)
-    cases = []
-    for k in range(n_cases):
-        case = Case.objects.create(
-            agency=agency, reference=f"Q-{k}", title="Queue", urgency=k % 4, created_by=users[0]
-        )
-        case.team.add(*users)
-        cases.append((case, EvidenceBatch.objects.create(agency=agency, case=case)))
-    t0 = time.perf_counter()
-    chunk = 10_000
-    for start in range(0, size, chunk):
-        rows = []
-        for k in range(start, min(size, start + chunk)):
-            case, batch = cases[k % n_cases]
-            rows.append(
-                EvidenceItem(
-                    agency=agency,
-                    case=case,
-                    batch=batch,
-                    path=f"q/{k}",
-                    original_name=f"{k}.png",
-                    media_kind="image",
-                    status="done",
-                    review_state="queued",
-                    priority=round(rng.uniform(-50, 100), 3),
-                    priority_reasons=[],
-                )
-            )
-        EvidenceItem.objects.bulk_create(rows, batch_size=chunk)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE triage_evidenceitem")
-    took = time.perf_counter() - t0
-    print(f"queue: {size} queued items in {n_cases} cases, inserted in {took:.1f} s")
+    from bench.review_queue import database_url
 
-
-def _reviewer(args):
-    """One reviewer process: claim, decide, repeat; returns (claim seconds, item ids)."""
-    agency_id, user_id, claims = args
-    from django.db import connections
-
-    from hub.models import Agency, User
-    from triage.review.service import review_claim, review_decide
-
-    agency, user = Agency.objects.get(pk=agency_id), User.objects.get(pk=user_id)
-    timings, seen = [], []
-    review_claim(user=user, agency=agency)  # warm the connection, not timed
-    for _ in range(claims):
-        start = time.perf_counter()
-        item = review_claim(user=user, agency=agency)
-        elapsed = time.perf_counter() - start
-        if item is None:
-            break
-        timings.append(elapsed)
-        seen.append(item.pk)
-        review_decide(item=item, user=user, category="0")
-    connections.close_all()
-    return timings, seen
-
-
-def claim_times(agency, users, claims_per_reviewer: int) -> None:
-    """Each reviewer is its own process (as web workers are), so the figures are the
-    database's, not the GIL's."""
-    import multiprocessing
-
-    from django.db import connection, connections
-
-    workers = len(users) if connection.vendor == "postgresql" else 1
-    connections.close_all()
-    ctx = multiprocessing.get_context("fork")
-    wall = time.perf_counter()
-    with ctx.Pool(workers) as pool:
-        results = pool.map(
-            _reviewer, [(agency.pk, u.pk, claims_per_reviewer) for u in users[:workers]]
-        )
-    wall = time.perf_counter() - wall
-    timings = sorted(t for ts, _ in results for t in ts)
-    seen = [pk for _, pks in results for pk in pks]
-    # The warm-up claims stay held; they are distinct items too.
-    p = lambda q: timings[min(len(timings) - 1, int(q * len(timings)))] * 1000  # noqa: E731
-    print(
-        f"claims: {len(timings)} by {workers} concurrent reviewer processes on "
-        f"{connection.vendor} in {wall:.1f} s; duplicates: {len(seen) - len(set(seen))}"
-    )
-    print(
-        f"  CLAIM TIME p50 {p(0.5):.1f} ms, p95 {p(0.95):.1f} ms (goal <= 50 ms), "
-        f"max {timings[-1] * 1000:.1f} ms"
-    )
-
-
-def explain(agency, user) -> None:
-    from django.db import connection
-
-    from triage.review.selectors import queue_for
-
-    if connection.vendor != "postgresql":
-        return
-    qs = queue_for(user, agency)[:1]
-    plan = qs.explain(analyze=True)
-    if os.environ.get("BENCH_PLAN"):
-        print(plan)
-    lines = [line.strip() for line in plan.splitlines()]
-    scan = next((line for line in lines if "Index Scan" in line and "evidenceitem" in line), "")
-    timing = next((line for line in lines if "Execution Time" in line), "")
-    print(f"  queue selection plan: {scan.split('(')[0].strip('-> ')}; {timing}")
+    url = database_url("postgres")
+    try:
+        psycopg2.connect(url, connect_timeout=3).close()
+    except psycopg2.OperationalError as exc:
+        print(f"queue: skipped, no PostgreSQL at {url.rsplit('@', 1)[-1]} ({exc})".strip())
+        return 0
+    command = [
+        sys.executable,
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "review_queue.py"),
+        "--items",
+        str(args.queue),
+        "--reviewers",
+        str(args.threads),
+        "--claims",
+        str(args.claims),
+    ]
+    if args.reuse:
+        command.append("--reuse")
+    print(f"\n== {' '.join(command[1:])}", flush=True)
+    return subprocess.call(command)
 
 
 def main() -> int:
@@ -213,21 +155,20 @@ def main() -> int:
     parser.add_argument("--queue", type=int, default=100_000, help="queued items (1000000: 1M)")
     parser.add_argument("--threads", type=int, default=20, help="concurrent reviewers")
     parser.add_argument("--claims", type=int, default=25, help="claims per reviewer")
+    parser.add_argument("--reuse", action="store_true", help="reuse the queue's database")
+    parser.add_argument("--no-queue", action="store_true", help="only the exposure share")
     args = parser.parse_args()
     connection, old = setup()
     try:
-        agency, users = personas(args.threads)
+        agency, users = personas(2)
         exhibit_share(agency, users, args.exhibit)
-        fill_queue(agency, users, args.queue)
-        explain(agency, users[0])
-        claim_times(agency, users, args.claims)
     finally:
         from django.db import connections
 
         for name in connections:
             connections[name].close()
         connection.creation.destroy_test_db(old, verbosity=0)
-    return 0
+    return 0 if args.no_queue else queue_benchmark(args)
 
 
 if __name__ == "__main__":

@@ -19,36 +19,19 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DATA = tempfile.mkdtemp(prefix="bench-ingest-")
-BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-SCRATCH = "hub_bench_ingest"
-SCRATCH_URL = BASE_URL.rsplit("/", 1)[0] + "/" + SCRATCH
-REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
-os.environ.update(
-    {
-        "DJANGO_SETTINGS_MODULE": "hub.settings",
-        "HUB_DATA_DIR": DATA,
-        "DATABASE_URL": BASE_URL,
-        "CELERY_BROKER_URL": REDIS,
-    }
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._scratch import ROOT, configure, create_database  # noqa: E402
+
+DATA, SCRATCH, SCRATCH_URL, REDIS = configure(
+    "bench-ingest-", "hub_bench_ingest", "redis://127.0.0.1:6379/13"
 )
-
-import django  # noqa: E402
-
-django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from bench._corpus import make_corpus  # noqa: E402
-
-
-def scratch_database():
-    """A fresh database with every table (no migrations, like the test suite)."""
-    connection.settings_dict["TEST"].update({"NAME": SCRATCH, "MIGRATE": False})
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+from bench._report import result  # noqa: E402
 
 
 def fill(n: int, corpus: list[Path], label: str):
@@ -126,7 +109,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     corpus = make_corpus(args.corpus, args.n, sizes=((640, 480), (1200, 900)), quality=(85,))
-    scratch_database()
+    create_database(SCRATCH)
     try:
         from triage.models import EvidenceItem, ItemStatus
 
@@ -143,6 +126,12 @@ def main() -> int:
             f"({worker_s:.2f}s, {done} done)"
         )
         print(f"bare stage functions, one loop: {args.n / bare_s:7.1f} images/s ({bare_s:.2f}s)")
+        result(
+            "ingest",
+            "pipeline on Celery+Redis+PostgreSQL vs bare stage loop",
+            f"{bare_s / worker_s:.2f}×",
+            f"n={args.n}, worker concurrency {args.concurrency}",
+        )
         print(
             f"ratio pipeline / bare: {bare_s / worker_s:.2f}x "
             f"(>1 means the workers' parallelism outweighs the bookkeeping)"

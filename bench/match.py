@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import faiss  # noqa: E402
 
+from bench._report import result as report_result  # noqa: E402
 from triage.matching.index import FlatPDQIndex, MultiIndexHash  # noqa: E402
 
 THRESHOLD = 31
@@ -163,6 +164,14 @@ def main() -> None:
     )
     for name, build, mem, qps, rec in rows:
         print(f"{name:22s} {build:8.2f} {mem:8.0f} {qps:10.0f} {qps / te_qps:6.2f}x  {rec}")
+    ours = {name: (qps, rec, mem) for name, _, mem, qps, rec in ours_rows}
+    one_qps, one_rec, our_mem = ours["ours-mih (1 by 1)"]
+    report_result(
+        "match",
+        "PDQ lookups/s vs threatexchange's faiss index",
+        f"{one_qps / te_qps:.2f}×",
+        f"n={args.n:,}, 1 by 1, recall {one_rec}; memory {our_mem:.0f} vs {mem:.0f} MB",
+    )
     print(
         "\n* numpy-scan: timed on the first "
         f"{subset:,} hashes with {nq_scan} queries, extrapolated linearly to {args.n:,}; "
