@@ -132,3 +132,34 @@ def test_a_connection_that_stays_lost_abandons_the_hop_and_ends_no_item(
             "@media",
             "",
         )
+
+
+def test_a_rolled_back_attempt_leaves_nothing_on_the_instances(
+    transactional_db, batch, tmp_path, monkeypatch, demo_agency
+):
+    """The match stage's transaction is lost after it set the item's known state on the
+    instance (as a connection dropped at COMMIT would). The retry must write that state
+    again: an instance that kept the rolled-back value looked unchanged, so the item was
+    stored as unknown, classified, and never auto-graded (a failure CI found)."""
+    from triage.models import HashEntry, HashList, KnownState, Match
+
+    first, second = add_images(batch, tmp_path, 2)
+    listed = HashList.objects.create(agency=demo_agency, name="Known")
+    HashEntry.objects.create(hash_list=listed, sha256=first.blob.sha256, category="1")
+    items = list(EvidenceItem.objects.filter(pk__in=[first.pk, second.pk]).select_related("blob"))
+    real = Match.objects.bulk_create
+    calls = {"n": 0}
+
+    def bulk_create(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(Match.objects, "bulk_create", bulk_create)
+    assert stages.Match().run_chunk(items) == {}
+    assert calls["n"] >= 2, "the lost transaction was not retried"
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.known_state, second.known_state) == (KnownState.EXACT, KnownState.UNKNOWN)
+    assert Match.objects.filter(item=first).count() == 1

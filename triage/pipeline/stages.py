@@ -50,6 +50,23 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
+def snapshot(items: list[EvidenceItem]) -> dict[int, dict]:
+    """The items' field values as they are now (see ``restore``)."""
+    return {
+        item.id: {f.attname: getattr(item, f.attname) for f in item._meta.concrete_fields}
+        for item in items
+    }
+
+
+def restore(items: list[EvidenceItem], saved: dict[int, dict]) -> None:
+    """Put back the field values of ``snapshot``: after a rolled-back attempt, an instance
+    must not keep what the attempt set on it. A retry that compares against the instance
+    ("unchanged, nothing to write") would otherwise skip the write the rollback undid."""
+    for item in items:
+        for attname, value in saved.get(item.id, {}).items():
+            setattr(item, attname, value)
+
+
 def fresh_connection() -> bool:
     """After a transient error, drop a broken connection so that the next query opens a
     new one. Not possible inside an outer transaction (then the caller must give up)."""
@@ -77,11 +94,13 @@ class Stage:
         endings: dict[int, BaseException] = {}
         for item in items:
             for last_try in (False, True):
+                saved = snapshot([item])
                 try:
                     with transaction.atomic():
                         self.run(item)
                 except Exception as exc:
                     if is_transient(exc):
+                        restore([item], saved)
                         if last_try or not fresh_connection():
                             raise
                         log.warning(
@@ -341,6 +360,7 @@ class ContractStage(Stage):
         raise NotImplementedError
 
     def run_chunk(self, items):
+        saved = snapshot(items)
         try:
             with transaction.atomic():
                 self.call(items)
@@ -348,6 +368,7 @@ class ContractStage(Stage):
         except NotImplementedError as exc:
             return {i.id: StageSkipped(f"{self.name} is not available: {exc}") for i in items}
         except Exception as exc:
+            restore(items, saved)  # the chunk's transaction was rolled back
             if is_transient(exc):
                 # The connection, not the chunk: once more, item by item, on a new one.
                 if not fresh_connection():
