@@ -6,6 +6,7 @@ A test acts as a person through ``login_as``; nobody is a superuser."""
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 
@@ -77,10 +78,29 @@ def _evidence_root(settings, tmp_path):
     settings.FILE_UPLOAD_TEMP_DIR = str(settings.UPLOAD_TEMP_ROOT)
 
 
+def password_hash() -> str:
+    """PASSWORD hashed once per test process and hasher setting (Argon2 unless a test
+    overrides PASSWORD_HASHERS): every persona logs in with a real hash of the configured
+    kind, but the suite does not spend a third of a second of Argon2 on every user it
+    creates (minutes over the whole suite)."""
+    from django.conf import settings
+
+    return _password_hash(tuple(settings.PASSWORD_HASHERS))
+
+
+@functools.cache
+def _password_hash(hashers: tuple[str, ...]) -> str:
+    from django.contrib.auth.hashers import make_password
+
+    return make_password(PASSWORD)
+
+
 def make_user(username: str, agency: Agency | None, role: str | None, **extra) -> User:
     user = User.objects.create_user(
-        username=username, password=PASSWORD, email=f"{username}@example.test", **extra
+        username=username, password=None, email=f"{username}@example.test", **extra
     )
+    user.password = password_hash()
+    user.save(update_fields=["password"])
     if agency is not None and role is not None:
         Membership.objects.create(user=user, agency=agency, role=role)
     TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
