@@ -283,3 +283,14 @@ def grant_app_role(connection) -> None:
             f' ON ALL TABLES IN SCHEMA public TO "{role}"'
         )
         cursor.execute(f'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+
+
+def agency_policy_sql(table: str) -> list[str]:
+    """The same agency policy on a table derived from the evidence tables (the
+    dashboard's rollup, installed with its triggers by ``migrate``): its rows are one
+    agency's figures, bound like the rows they are computed from."""
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"DROP POLICY IF EXISTS agency_isolation ON {table}",
+        f"CREATE POLICY agency_isolation ON {table} USING ({_POLICY}) WITH CHECK ({_POLICY})",
+    ]

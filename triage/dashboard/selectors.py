@@ -48,6 +48,7 @@ from django.utils import timezone
 
 from hub.models import User
 from hub.policy import policy_for
+from triage.dashboard import rollup
 from triage.models import (
     Case,
     EvidenceItem,
@@ -510,25 +511,88 @@ def _per_day(f: DashboardFilter, qs: QuerySet, field: str, keys: tuple[str, ...]
     return rows
 
 
-def decisions_per_reviewer_day(f: DashboardFilter) -> list[dict]:
+# --- The daily rollup ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Activity:
+    """The per-day figures of a filter, read from the daily rollup (PostgreSQL, see
+    triage/dashboard/rollup.py) in one query: the same values the direct queries below
+    give, in the same shapes."""
+
+    ingested: dict  # local day -> items created
+    decisions: list  # rows of reviewer_id (None: no reviewer), day, n
+    exposure: list  # rows of user_id, day, reveals, video_ms (None: no video)
+    processed: int
+    precategorized: int
+
+
+def daily_activity(f: DashboardFilter) -> Activity | None:
+    """The filter's per-day figures from the rollup, or None when it cannot answer
+    (SQLite; not built, or built for another time zone): the callers then query the
+    rows directly. One query."""
+    rows = rollup.read(f)
+    if rows is None:
+        return None
+    ingested: dict[dt.date, int] = {}
+    decisions, exposure = [], []
+    processed = precategorized = 0
+    for r in rows:
+        if r["ingested"]:
+            ingested[r["day"]] = ingested.get(r["day"], 0) + r["ingested"]
+        processed += r["processed"] or 0
+        precategorized += r["precategorized"] or 0
+        if r["decisions"]:
+            decisions.append(
+                {"reviewer_id": r["person_id"] or None, "day": r["day"], "n": r["decisions"]}
+            )
+        if r["reveals"] or r["videos"]:
+            exposure.append(
+                {
+                    "user_id": r["person_id"],
+                    "day": r["day"],
+                    "reveals": r["reveals"] or 0,
+                    "video_ms": r["video_ms"] if r["videos"] else None,
+                }
+            )
+    return Activity(ingested, decisions, exposure, processed, precategorized)
+
+
+_READ = object()  # "read the rollup" (the default of the selectors below)
+
+
+def _activity(f: DashboardFilter, activity) -> Activity | None:
+    return daily_activity(f) if activity is _READ else activity
+
+
+def decisions_per_reviewer_day(f: DashboardFilter, activity=_READ) -> list[dict]:
     """Decisions in the range per (reviewer id, local day); decisions without a reviewer
-    count under ``reviewer_id`` None. One query, shared by ``flow_per_day`` (per day)
-    and ``reviewer_days`` (per person)."""
+    count under ``reviewer_id`` None. One query (the rollup's, or one on the decisions),
+    shared by ``flow_per_day`` (per day) and ``reviewer_days`` (per person)."""
+    if (activity := _activity(f, activity)) is not None:
+        return activity.decisions
     return _per_day(f, _decisions(f), "created_at", ("reviewer_id",), n=Count(ROWS))
 
 
-def items_ingested_per_day(f: DashboardFilter) -> dict[dt.date, int]:
+def items_ingested_per_day(f: DashboardFilter, activity=_READ) -> dict[dt.date, int]:
     """local day -> items ingested (created) that day, for the days of the range that
-    have any. One query (see ``_per_day``)."""
+    have any. One query (the rollup's, or see ``_per_day``)."""
+    if (activity := _activity(f, activity)) is not None:
+        return activity.ingested
     rows = _per_day(f, _items(f), "created_at", (), n=Count(ROWS))
     return {r["day"]: r["n"] for r in rows if r["n"]}
 
 
-def flow_per_day(f: DashboardFilter, decisions: list[dict] | None = None) -> list[dict]:
+def flow_per_day(
+    f: DashboardFilter, decisions: list[dict] | None = None, activity=_READ
+) -> list[dict]:
     """Items ingested and reviewed (decisions) per local day of the range, zeros filled.
-    Two queries, or one with ``decisions`` (``decisions_per_reviewer_day``)."""
-    ingested = items_ingested_per_day(f)
-    decisions = decisions_per_reviewer_day(f) if decisions is None else decisions
+    One query from the rollup; otherwise two, or one with ``decisions``
+    (``decisions_per_reviewer_day``)."""
+    activity = _activity(f, activity)
+    ingested = items_ingested_per_day(f, activity)
+    if decisions is None:
+        decisions = decisions_per_reviewer_day(f, activity)
     reviewed: dict[dt.date, int] = {}
     for d in decisions:
         reviewed[d["day"]] = reviewed.get(d["day"], 0) + d["n"]
@@ -584,14 +648,23 @@ def non_pertinent_code(policy) -> str | None:
     return None
 
 
-def rates(f: DashboardFilter, reviewed: dict | None = None) -> dict:
-    """Pre-categorisation rate and the classifier's share of positives confirmed. Two
-    queries, or one with ``reviewed`` (``first_reviewed``)."""
-    processed = (
+def processed_in_range(f: DashboardFilter, activity=_READ) -> dict:
+    """Items done and processed in the range, and those of them pre-categorised. One
+    query (the rollup's, or one on the items)."""
+    if (activity := _activity(f, activity)) is not None:
+        return {"total": activity.processed, "precategorized": activity.precategorized}
+    return (
         _items(f)
         .filter(status=ItemStatus.DONE, processed_at__gte=f.since, processed_at__lt=f.until)
         .aggregate(total=Count(ROWS), precategorized=Count(ROWS, filter=Q(is_precategorized=True)))
     )
+
+
+def rates(f: DashboardFilter, reviewed: dict | None = None, activity=_READ) -> dict:
+    """Pre-categorisation rate and the classifier's share of positives confirmed. Two
+    queries, or one with ``reviewed`` (``first_reviewed``) or ``activity``, none with
+    both."""
+    processed = processed_in_range(f, activity)
     reviewed = first_reviewed(f) if reviewed is None else reviewed
     positives, confirmed = reviewed["positives_reviewed"], reviewed["positives_confirmed"]
     return {
@@ -611,14 +684,12 @@ def _share(part: int, whole: int) -> float | None:
 # --- Reviewers -------------------------------------------------------------------------
 
 
-def reviewer_days(f: DashboardFilter, decisions: list[dict] | None = None) -> list[dict]:
-    """One row per (reviewer, local day) with any activity in the range: decisions,
-    reveals and minutes of video, each flagged against the agency's guideline. Two
-    GROUP BY queries (one with ``decisions``, from ``decisions_per_reviewer_day``) and
-    one for the names."""
-    policy = policy_for(f.agency)
-    decisions = decisions_per_reviewer_day(f) if decisions is None else decisions
-    exposure = _per_day(
+def exposure_per_user_day(f: DashboardFilter, activity=_READ) -> list[dict]:
+    """Reveals and video milliseconds (None: no video) per (user id, local day) with any
+    reveal or video play in the range. One query (the rollup's, or see ``_per_day``)."""
+    if (activity := _activity(f, activity)) is not None:
+        return activity.exposure
+    return _per_day(
         f,
         _exposure(f).filter(kind__in=(ExposureEvent.Kind.REVEAL, ExposureEvent.Kind.VIDEO)),
         "started_at",
@@ -626,6 +697,20 @@ def reviewer_days(f: DashboardFilter, decisions: list[dict] | None = None) -> li
         reveals=Count(ROWS, filter=Q(kind=ExposureEvent.Kind.REVEAL)),
         video_ms=Sum("duration_ms", filter=Q(kind=ExposureEvent.Kind.VIDEO)),
     )
+
+
+def reviewer_days(
+    f: DashboardFilter, decisions: list[dict] | None = None, activity=_READ
+) -> list[dict]:
+    """One row per (reviewer, local day) with any activity in the range: decisions,
+    reveals and minutes of video, each flagged against the agency's guideline. The
+    rollup's one query, or two GROUP BY queries (one with ``decisions``, from
+    ``decisions_per_reviewer_day``); and one for the names."""
+    policy = policy_for(f.agency)
+    activity = _activity(f, activity)
+    if decisions is None:
+        decisions = decisions_per_reviewer_day(f, activity)
+    exposure = exposure_per_user_day(f, activity)
     # The names in one small query over the aggregated rows' ids: joining the users to
     # every decision and event before grouping costs more than the grouping itself.
     ids = {d["reviewer_id"] for d in decisions} | {e["user_id"] for e in exposure}
@@ -723,16 +808,17 @@ def dashboard(f: DashboardFilter, *, sort: str = "urgency") -> dict:
     items first reviewed (medians and positives), the items processed, the exposure per
     person and day, the people's names (PostgreSQL; plus the medians' ``SET LOCAL``)."""
     per_case = backlog_by_case(f)
-    decisions = decisions_per_reviewer_day(f)
+    activity = daily_activity(f)
+    decisions = decisions_per_reviewer_day(f, activity)
     reviewed = first_reviewed(f)
-    days = reviewer_days(f, decisions)
+    days = reviewer_days(f, decisions, activity)
     policy = policy_for(f.agency)
     return {
         "backlog": backlog(f, per_case),
         "cases": case_rows(f, sort=sort, per_case=per_case),
-        "flow": flow_per_day(f, decisions),
+        "flow": flow_per_day(f, decisions, activity),
         "timings": timings(f, reviewed),
-        "rates": rates(f, reviewed),
+        "rates": rates(f, reviewed, activity),
         "reviewer_days": days,
         "reviewer_weeks": reviewer_weeks(days),
         "reviewers": reviewer_summary(days, len(f.days())),

@@ -41,3 +41,4 @@ __all__ = [
 ]
 from triage.models.api import ApiToken  # noqa: F401, E402
 from triage.models.exports import ExportJob  # noqa: E402, F401
+from triage.models.rollups import DailyActivity, DailyActivityState  # noqa: E402, F401

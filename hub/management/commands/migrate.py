@@ -25,6 +25,7 @@ class Command(DjangoMigrate):
                 with connection.cursor() as cursor:
                     for statement in db_scope.enable_rls_sql():
                         cursor.execute(statement)
+                self._dashboard_rollup(connection, options["verbosity"])
                 db_scope.grant_app_role(connection)
                 if options["verbosity"] >= 1:
                     tables = len(db_scope.AGENCY_TABLES) + len(db_scope.SHARED_TABLES)
@@ -32,3 +33,17 @@ class Command(DjangoMigrate):
         finally:
             if was_armed:
                 db_scope.arm()
+
+    def _dashboard_rollup(self, connection, verbosity: int) -> None:
+        """The dashboard's rollup triggers (and its row-level security); a rebuild when
+        they or the time zone changed (triage/dashboard/rollup.py)."""
+        from django.conf import settings
+
+        from triage.dashboard import rollup
+
+        tables = connection.introspection.table_names()
+        if rollup.TABLE not in tables or rollup.STATE_TABLE not in tables:
+            rollup.uninstall(connection)  # migrated back to before the rollup
+            return
+        if rollup.ensure(connection, settings.TIME_ZONE) and verbosity >= 1:
+            self.stdout.write("  Rebuilt the dashboard's daily rollup.")

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class DailyActivity(models.Model):
+    """The supervisor dashboard's daily rollup (PostgreSQL): per agency, case, person and
+    local day, the counts the flow, rate and reviewer figures add up, so that a month of
+    a million items is read from a few thousand rows instead of scanned.
+
+    Derived data only. Database triggers keep it exact on every write to the items,
+    decisions and exposure events, whatever code path makes it (services, bulk updates,
+    cascades, raw SQL); ``migrate`` installs them and rebuilds the table when the
+    triggers or the time zone change, and ``manage.py rebuild_dashboard_rollup`` rebuilds
+    it on demand (triage/dashboard/rollup.py). The dashboard falls back to the direct
+    queries (the reference) when the rollup is not in place: always on SQLite.
+
+    ``person_id`` is the reviewer of a decision or the user of an exposure event, and 0
+    for the item counts and for decisions without a reviewer. ``case`` is the case of the
+    decision's or event's item."""
+
+    pk = models.CompositePrimaryKey("agency_id", "case_id", "person_id", "day")
+    # No foreign key constraints: the triggers write these rows inside the source
+    # statement, and a derived row must never make that statement fail.
+    agency = models.ForeignKey(
+        "hub.Agency", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    case = models.ForeignKey(
+        "triage.Case", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    person_id = models.BigIntegerField()
+    day = models.DateField()
+    # Items created that day (by ``created_at``).
+    ingested = models.IntegerField(default=0)
+    # Items with status done, by ``processed_at``, and those of them pre-categorised.
+    processed = models.IntegerField(default=0)
+    precategorized = models.IntegerField(default=0)
+    # Decisions of a review kind (not auto) that are not undone, by ``created_at``.
+    decisions = models.IntegerField(default=0)
+    # Exposure events by ``started_at``: reveals, video plays and their milliseconds.
+    reveals = models.IntegerField(default=0)
+    videos = models.IntegerField(default=0)
+    video_ms = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["agency", "day"], name="activity_agency_day")]
+
+
+class DailyActivityState(models.Model):
+    """One row: the triggers' version and time zone that ``DailyActivity`` was built
+    with. The dashboard reads the rollup only when both match its own."""
+
+    version = models.CharField(max_length=40)
+    time_zone = models.CharField(max_length=100)
+    built_at = models.DateTimeField()
