@@ -18,7 +18,11 @@ other load than wall time). Both must give the same figures: checked and printed
 The flow, rate and reviewer figures are read from the daily rollup (triage/dashboard/
 rollup.py), which triggers keep up to date on every write: the generation runs with the
 triggers off and then rebuilds it from the rows (timed and printed; ``migrate`` rebuilds
-it too when it is stale), so both sides are timed against the same rows."""
+it too when it is stale), so both sides are timed against the same rows. The triggers
+append deltas that a beat task folds into the rollup every minute: the "after" side is
+timed compacted, as that task leaves it, and then once more with ``--deltas`` (50k)
+deltas not compacted yet (real ones, from undoing the latest decisions in a transaction
+that is rolled back), the cost of a compactor that lags behind."""
 
 from __future__ import annotations
 
@@ -198,7 +202,8 @@ def populate(n: int) -> None:
 
 def build_rollup(force: bool = False) -> None:
     """The dashboard's daily rollup: rebuilt when forced (after generating) or stale
-    (``migrate`` already rebuilds a stale one; this says so and how long it takes)."""
+    (``migrate`` already rebuilds a stale one; this says so and how long it takes), then
+    its deltas compacted, as the beat task leaves it."""
     from django.conf import settings
     from django.db import connection
 
@@ -210,6 +215,71 @@ def build_rollup(force: bool = False) -> None:
         print(f"rebuilt the dashboard rollup ({rows} rows) in {time.perf_counter() - t:.1f}s")
     else:
         print("the dashboard rollup is current (kept up by its triggers)")
+    t = time.perf_counter()
+    keys = rollup.compact(connection)
+    with connection.cursor() as cur:
+        cur.execute(f"ANALYZE {rollup.TABLE}, {rollup.DELTA_TABLE}")
+    print(f"compacted the rollup's deltas ({keys} keys) in {time.perf_counter() - t:.2f}s")
+
+
+# Deltas not compacted yet, as a lagging compactor leaves them: the triggers' own, from
+# undoing the latest decisions of the bench agency (one delta row each), in the
+# transaction that is then rolled back.
+UNDO_LATEST = """
+UPDATE triage_reviewdecision SET undone_at = now() WHERE id IN (
+  SELECT id FROM triage_reviewdecision
+  WHERE agency_id = %s AND undone_at IS NULL AND kind <> 'auto'
+  ORDER BY created_at DESC LIMIT %s)
+"""
+
+
+def measure_deltas(n_deltas: int, runs: int, f, before_dash, f0) -> None:
+    """The rollup read and the whole dashboard, compacted and with ``n_deltas`` deltas
+    pending (medians of ``runs``; the two states one after the other, not interleaved),
+    and the figures checked against the direct queries of ``before_dash``."""
+    from django.db import connection, transaction
+
+    from triage.dashboard import rollup
+    from triage.dashboard import selectors as dash
+
+    timed = {
+        "rollup read": lambda: dash.daily_activity(f),
+        "dashboard (all)": lambda: dash.dashboard(f),
+    }
+
+    def medians():
+        for fn in timed.values():
+            fn()  # warm
+        return {name: statistics.median(_ms(fn) for _ in range(runs)) for name, fn in timed.items()}
+
+    compacted = medians()
+    with transaction.atomic():
+        t = time.perf_counter()
+        with connection.cursor() as cur:
+            cur.execute(UNDO_LATEST, [f.agency.pk, n_deltas])
+            undone = cur.rowcount
+            cur.execute(f"SELECT count(*) FROM {rollup.DELTA_TABLE}")
+            pending = cur.fetchone()[0]
+        print(
+            f"undid {undone} decisions: {pending} deltas pending "
+            f"(triggers: {time.perf_counter() - t:.1f}s)"
+        )
+        stale_stats = medians()
+        with connection.cursor() as cur:
+            cur.execute(f"ANALYZE {rollup.DELTA_TABLE}")
+        analyzed = medians()
+        if before_dash is not None:
+            same = before_dash.dashboard(f0) == dash.dashboard(f)
+            print(f"same figures as the direct queries with the deltas pending: {same}")
+        t = time.perf_counter()
+        keys = rollup.compact(connection)
+        print(f"compacting them: {keys} keys in {(time.perf_counter() - t) * 1000:.0f} ms")
+        transaction.set_rollback(True)
+    print(f"rollup with {pending} uncompacted deltas, median of {runs} runs (ms)")
+    print(f"  {'':<20} {'compacted':>10} {'deltas':>8} {'ratio':>6} {'analyzed':>9} {'ratio':>6}")
+    for name in timed:
+        c, d, a = compacted[name], stale_stats[name], analyzed[name]
+        print(f"  {name:<20} {c:10.1f} {d:8.1f} {d / c:6.2f} {a:9.1f} {a / c:6.2f}")
 
 
 def vacuum_analyze() -> None:
@@ -310,6 +380,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument(
+        "--deltas",
+        type=int,
+        default=50_000,
+        help="uncompacted rollup deltas to time the dashboard with at the end (0: none)",
+    )
     parser.add_argument(
         "--serial",
         action="store_true",
@@ -424,6 +500,10 @@ def main() -> None:
             f"whole dashboard at {args.n:,} items",
             f"{after:.0f} ms",
             "goal ≤ 300 ms at 1M",
+        )
+    if args.deltas:
+        measure_deltas(
+            args.deltas, args.runs, f, before_dash, f0 if before_dash is not None else None
         )
 
 

@@ -28,6 +28,7 @@ app.conf.update(
         "triage.maintenance.*": {"queue": "maintenance"},
         # Export building and re-hashing originals never hold up intake.
         "triage.exports.*": {"queue": "maintenance"},
+        "triage.dashboard.*": {"queue": "maintenance"},
     },
     beat_schedule={
         "reconcile-stuck-items": {"task": "triage.maintenance.reconcile", "schedule": 60.0},
@@ -35,6 +36,13 @@ app.conf.update(
         "release-expired-leases": {
             "task": "triage.review.release_expired_leases",
             "schedule": 300.0,
+        },
+        # The dashboard rollup's deltas folded in (triage/dashboard/rollup.py). A missed
+        # run is no loss (the next one folds everything): never queue them up.
+        "compact-dashboard-rollup": {
+            "task": "triage.dashboard.compact_rollup",
+            "schedule": 60.0,
+            "options": {"expires": 60.0},
         },
     },
 )

@@ -45,6 +45,7 @@ HUB_WIDE_TASKS = frozenset(
         "triage.exports.fixity_sweep",
         "triage.review.release_expired_leases",
         "triage.classify.sync_models",
+        "triage.dashboard.compact_rollup",
     }
 )
 

@@ -1,5 +1,6 @@
-"""The dashboard's daily rollup on PostgreSQL: triggers that keep ``DailyActivity``
-exact, its rebuild, and the one query the dashboard reads it with.
+"""The dashboard's daily rollup on PostgreSQL: triggers that keep ``DailyActivity`` (with
+``DailyActivityDelta``) exact, its compaction, its rebuild, and the one query the
+dashboard reads it with.
 
 Every row of the items, decisions and exposure tables *contributes* to a few rollup
 keys (agency, case, person, local day); the contribution is a pure function of the row
@@ -8,7 +9,17 @@ rebuild alike). A trigger adds the new row's contribution and subtracts the old 
 so inserts, updates (undo, state changes, bulk ``UPDATE``s), deletes and cascades all
 keep the sums exact, in the writer's own transaction. Updates that touch none of the
 columns that count (claims, leases, stage markers, priorities) do not fire the trigger
-at all (``WHEN``), and each trigger writes its keys in one ordered upsert.
+at all (``WHEN``).
+
+Append-only: a trigger *inserts* its summed contributions, one row per key, into the
+delta table, which has no unique key, so writers never wait on each other (an upsert
+into the rollup itself row-locked a hot (agency, case, person, day) row until the
+writer committed: review decisions, exposure reports and pipeline stages serialised on
+it, and deadlocked with their other locks). ``compact`` folds the deltas into
+``DailyActivity`` in one statement, one compactor at a time (an advisory lock; the beat
+task ``triage.dashboard.compact_rollup`` runs it every minute), and only compactors and
+the rebuild write ``DailyActivity``. ``read`` sums both tables in one snapshot, so its
+figures are exact whether or not the deltas have been compacted yet.
 
 A decision or exposure event is counted under its item's case while that item exists,
 so the item's trigger moves them when the item changes case (or appears, or goes).
@@ -32,6 +43,7 @@ from django.utils import timezone
 from hub import db_scope
 
 TABLE = "triage_dailyactivity"
+DELTA_TABLE = "triage_dailyactivitydelta"
 STATE_TABLE = "triage_dailyactivitystate"
 COUNTERS = (
     "ingested",
@@ -58,17 +70,35 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _upsert(rows: str) -> str:
-    """One ordered upsert of the summed contributions ``rows`` (a SELECT of _ROW_TYPE)."""
-    sums = ", ".join(f"sum({c})" for c in COUNTERS)
-    nonzero = " OR ".join(f"sum({c}) <> 0" for c in COUNTERS)
-    add = ", ".join(f"{c} = a.{c} + EXCLUDED.{c}" for c in COUNTERS)
+_SUMS = ", ".join(f"sum({c})" for c in COUNTERS)
+_NONZERO = " OR ".join(f"sum({c}) <> 0" for c in COUNTERS)
+
+
+def _append(rows: str) -> str:
+    """One plain INSERT into the delta table of the summed contributions ``rows`` (a
+    SELECT of _ROW_TYPE), a row per key: no unique key, so it never waits on another
+    writer's (and no ON CONFLICT: that would lock)."""
     return (
+        f"INSERT INTO {DELTA_TABLE} ({', '.join(KEYS + COUNTERS)}) "
+        f"SELECT {', '.join(KEYS)}, {_SUMS} FROM ({rows}) AS c "
+        f"GROUP BY {', '.join(KEYS)} HAVING {_NONZERO}"
+    )
+
+
+def _merge(rows: str, *, returning: bool = False) -> str:
+    """One ordered upsert into ``DailyActivity`` of the summed ``rows`` (optionally
+    returning each key's counters after it). Only the compactor (one at a time) and the
+    rebuild run it: writers never wait on these rows."""
+    add = ", ".join(f"{c} = a.{c} + EXCLUDED.{c}" for c in COUNTERS)
+    sql = (
         f"INSERT INTO {TABLE} AS a ({', '.join(KEYS + COUNTERS)}) "
-        f"SELECT {', '.join(KEYS)}, {sums} FROM ({rows}) AS c "
-        f"GROUP BY {', '.join(KEYS)} HAVING {nonzero} ORDER BY {', '.join(KEYS)} "
+        f"SELECT {', '.join(KEYS)}, {_SUMS} FROM ({rows}) AS c "
+        f"GROUP BY {', '.join(KEYS)} HAVING {_NONZERO} ORDER BY {', '.join(KEYS)} "
         f"ON CONFLICT ({', '.join(KEYS)}) DO UPDATE SET {add}"
     )
+    if returning:
+        sql += f" RETURNING {', '.join(f'a.{k}' for k in KEYS + COUNTERS)}"
+    return sql
 
 
 def _item_children(rows: str, case: str, sign: int) -> str:
@@ -153,27 +183,27 @@ def install_sql(time_zone: str) -> tuple[str, ...]:
         "CASE WHEN r.kind = 'video' THEN sign * r.duration_ms::bigint ELSE 0 END "
         "WHERE item_case IS NOT NULL AND r.kind IN ('reveal', 'video') $$",
         # INSERT and DELETE: once per statement, over its rows (transition tables), in
-        # one ordered upsert. UPDATE: per changed row (see _update_function).
+        # one append. UPDATE: per changed row (see _update_function).
         _trigger_function(
             "item",
-            insert=_upsert(
+            insert=_append(
                 "SELECT c.* FROM new_rows r, triage_activity_of_item(r, 1) c UNION ALL "
                 + _item_children("new_rows r", "r.case_id", 1)
             ),
-            delete=_upsert(
+            delete=_append(
                 "SELECT c.* FROM old_rows r, triage_activity_of_item(r, -1) c UNION ALL "
                 + _item_children("old_rows r", "r.case_id", -1)
             ),
         ),
         _update_function(
             "item",
-            _upsert(
+            _append(
                 "SELECT * FROM triage_activity_of_item(OLD, -1) "
                 "UNION ALL SELECT * FROM triage_activity_of_item(NEW, 1)"
             )
             # A case change moves the item's decisions and events with it.
             + "; IF OLD.case_id IS DISTINCT FROM NEW.case_id THEN "
-            + _upsert(
+            + _append(
                 _item_children("(SELECT OLD.*) r", "r.case_id", -1)
                 + " UNION ALL "
                 + _item_children("(SELECT NEW.*) r", "r.case_id", 1)
@@ -186,16 +216,16 @@ def install_sql(time_zone: str) -> tuple[str, ...]:
         statements += [
             _trigger_function(
                 name,
-                insert=_upsert(
+                insert=_append(
                     f"SELECT c.* FROM new_rows r {_item_of('r')}, {of}(r, ri.case_id, 1) c"
                 ),
-                delete=_upsert(
+                delete=_append(
                     f"SELECT c.* FROM old_rows r {_item_of('r')}, {of}(r, ri.case_id, -1) c"
                 ),
             ),
             _update_function(
                 name,
-                _upsert(
+                _append(
                     f"SELECT * FROM {of}(OLD, {CASE_OF.format('OLD')}, -1) "
                     f"UNION ALL SELECT * FROM {of}(NEW, {CASE_OF.format('NEW')}, 1)"
                 ),
@@ -216,7 +246,7 @@ def install_sql(time_zone: str) -> tuple[str, ...]:
             f"WHEN ({_changed(COLUMNS[name])}) "
             f"EXECUTE FUNCTION triage_activity_{name}_updated()",
         ]
-    statements += db_scope.agency_policy_sql(TABLE)
+    statements += db_scope.agency_policy_sql(TABLE) + db_scope.agency_policy_sql(DELTA_TABLE)
     return tuple(statements)
 
 
@@ -256,8 +286,8 @@ def rebuild(connection, time_zone: str) -> int:
                 "LOCK TABLE triage_evidenceitem, triage_reviewdecision, "
                 "triage_exposureevent IN SHARE MODE"
             )
-            cursor.execute(f"TRUNCATE {TABLE}")
-            cursor.execute(_upsert(REBUILD_ROWS))
+            cursor.execute(f"TRUNCATE {TABLE}, {DELTA_TABLE}")
+            cursor.execute(_merge(REBUILD_ROWS))
             n = cursor.rowcount
             cursor.execute(f"DELETE FROM {STATE_TABLE}")
             cursor.execute(
@@ -265,6 +295,45 @@ def rebuild(connection, time_zone: str) -> int:
                 [version(time_zone), time_zone],
             )
     return n
+
+
+# Any constant: the key of the compactors' advisory lock (one compactor at a time).
+COMPACT_LOCK = 0x7472_6961_6765_01  # "triage" 1
+
+
+def compact(connection) -> int | None:
+    """Fold the deltas into ``DailyActivity``: in one statement, delete the delta rows
+    (those committed when it starts; later ones wait for the next run) and add their sums
+    per key, in key order; then delete the keys whose counters all came to zero. Under
+    an advisory lock: a second compactor meanwhile returns None at once. Writers never
+    wait on it (they only insert deltas) and readers see the same sums before and after.
+    Returns the number of keys merged. Bound by row-level security like any query: run
+    it hub-wide (the beat task is) or it folds the scope's agency's deltas only."""
+    if connection.vendor != "postgresql":
+        return None
+    names = ", ".join(KEYS + COUNTERS)
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        # (Nothing to do either where the rollup is not migrated in.)
+        cursor.execute(
+            "SELECT to_regclass(%s) IS NOT NULL AND pg_try_advisory_xact_lock(%s)",
+            [DELTA_TABLE, COMPACT_LOCK],
+        )
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute(
+            f"WITH moved AS (DELETE FROM {DELTA_TABLE} RETURNING {names}) "
+            + _merge("SELECT * FROM moved", returning=True)
+        )
+        merged = cursor.fetchall()
+        zero = [row[: len(KEYS)] for row in merged if not any(row[len(KEYS) :])]
+        if zero:
+            cursor.execute(
+                f"DELETE FROM {TABLE} WHERE ({', '.join(KEYS)}) IN "
+                "(SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::date[])) "
+                + " ".join(f"AND {c} = 0" for c in COUNTERS),
+                [list(column) for column in zip(*zero, strict=True)],
+            )
+    return len(merged)
 
 
 def uninstall(connection) -> None:
@@ -334,14 +403,21 @@ def read(f, *, using: str = "default") -> list[dict] | None:
             select.append(f"(sum({c}) FILTER (WHERE {scope}))::bigint")
             if f.member is not None:
                 select_params += list(cases_params) if c in item_counters else [f.member.pk]
+    # The compacted rows and the deltas not compacted yet, in one snapshot: the same sums
+    # whether or not (or while) the compactor runs.
+    columns = ", ".join(("case_id", "person_id", "day", *COUNTERS))
+    rows_sql = " UNION ALL ".join(
+        f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)}"
+        for table in (TABLE, DELTA_TABLE)
+    )
     sql = (
         f"SELECT true, NULL::bigint, NULL::date, {', '.join(['NULL::bigint'] * len(COUNTERS))} "
         f"FROM {STATE_TABLE} WHERE version = %s "
-        f"UNION ALL SELECT false, person_id, day, {', '.join(select)} FROM {TABLE} "
-        f"WHERE {' AND '.join(where)} GROUP BY person_id, day"
+        f"UNION ALL SELECT false, person_id, day, {', '.join(select)} FROM ({rows_sql}) AS r "
+        "GROUP BY person_id, day"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params + select_params + params_where)
+        cursor.execute(sql, params + select_params + params_where + params_where)
         rows = cursor.fetchall()
     if not any(row[0] for row in rows):
         return None

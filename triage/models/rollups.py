@@ -17,7 +17,11 @@ class DailyActivity(models.Model):
 
     ``person_id`` is the reviewer of a decision or the user of an exposure event, and 0
     for the item counts and for decisions without a reviewer. ``case`` is the case of the
-    decision's or event's item."""
+    decision's or event's item.
+
+    The triggers never write these rows (a row lock here would make writers wait on each
+    other): they append to ``DailyActivityDelta``, which the compactor (a Celery beat
+    task) folds in here; the figures are the sum of both tables."""
 
     pk = models.CompositePrimaryKey("agency_id", "case_id", "person_id", "day")
     # No foreign key constraints: the triggers write these rows inside the source
@@ -44,6 +48,43 @@ class DailyActivity(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["agency", "day"], name="activity_agency_day")]
+
+
+class DailyActivityDelta(models.Model):
+    """Contributions to ``DailyActivity`` not yet folded into it: the triggers append one
+    row per key and statement, with a plain INSERT. No unique key, so that concurrent
+    writers never wait on each other; ``compact`` (triage/dashboard/rollup.py) moves them
+    into ``DailyActivity`` in one statement, and the dashboard reads both tables."""
+
+    id = models.BigAutoField(primary_key=True)
+    # As DailyActivity: no foreign key constraints (see there); and no index but the
+    # one the reads use, so that an append costs little.
+    agency = models.ForeignKey(
+        "hub.Agency",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    case = models.ForeignKey(
+        "triage.Case",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    person_id = models.BigIntegerField()
+    day = models.DateField()
+    ingested = models.IntegerField(default=0)
+    processed = models.IntegerField(default=0)
+    precategorized = models.IntegerField(default=0)
+    decisions = models.IntegerField(default=0)
+    reveals = models.IntegerField(default=0)
+    videos = models.IntegerField(default=0)
+    video_ms = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["agency", "day"], name="activity_delta_agency_day")]
 
 
 class DailyActivityState(models.Model):

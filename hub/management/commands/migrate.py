@@ -35,14 +35,15 @@ class Command(DjangoMigrate):
                 db_scope.arm()
 
     def _dashboard_rollup(self, connection, verbosity: int) -> None:
-        """The dashboard's rollup triggers (and its row-level security); a rebuild when
+        """The dashboard's rollup triggers (and the row-level security of its two tables,
+        compacted and delta; the grants follow in ``grant_app_role``); a rebuild when
         they or the time zone changed (triage/dashboard/rollup.py)."""
         from django.conf import settings
 
         from triage.dashboard import rollup
 
         tables = connection.introspection.table_names()
-        if rollup.TABLE not in tables or rollup.STATE_TABLE not in tables:
+        if not {rollup.TABLE, rollup.DELTA_TABLE, rollup.STATE_TABLE} <= set(tables):
             rollup.uninstall(connection)  # migrated back to before the rollup
             return
         if rollup.ensure(connection, settings.TIME_ZONE) and verbosity >= 1:
