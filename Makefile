@@ -56,7 +56,7 @@ test-postgres: install
 	@if [ "$$CI" != "true" ] && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
 	  echo "SKIPPED the PostgreSQL run: no server at 127.0.0.1:5432 (CI=true makes this an error)"; exit 0; fi; \
 	HUB_DATA_DIR=$(CURDIR)/var/test-pg DATABASE_URL=$(PG_URL) TEST_REDIS_URL=$(REDIS_URL) HUB_DB_APP_ROLE=hub_app \
-	  $(BIN)/pytest -m "not db_independent" $(PYTEST_ARGS)
+	  $(BIN)/pytest -m "not db_independent" --database-tests-only $(PYTEST_ARGS)
 
 test: install browser-deps services lint test-sqlite test-postgres
 

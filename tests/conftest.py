@@ -385,3 +385,38 @@ def browser_login(page, live_server, user):
     page.context.add_cookies(
         [{"name": dj_settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": live_server.url}]
     )
+
+
+# --- The PostgreSQL run repeats only what the database can change ----------------------
+
+DATABASE_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
+)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="deselect tests that use no database and no service (pure functions, media "
+        "decoding, settings parsing): `make test-postgres` passes it, because they already "
+        "ran, identically, in the SQLite run",
+    )
+
+
+def uses_database(item) -> bool:
+    return bool(
+        DATABASE_FIXTURES & set(item.fixturenames)
+        or "live_server" in item.fixturenames
+        or item.get_closest_marker("django_db")
+        or item.get_closest_marker("services")
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--database-tests-only"):
+        return
+    kept = [item for item in items if uses_database(item)]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if not uses_database(i)])
+        items[:] = kept
