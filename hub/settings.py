@@ -166,6 +166,9 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_ENABLE_ADMIN = False
 HUB_FAILURE_WINDOW_SECONDS = env_int("HUB_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=60)
 HUB_IP_LOGIN_LIMIT = env_int("HUB_IP_LOGIN_LIMIT", 30, minimum=1)
+# Password checks (Argon2, ~100 MiB of memory each) run at once per web process; more
+# wait a few seconds, then get "busy, try again" (hub/throttle.py).
+HUB_PASSWORD_CHECKS_AT_ONCE = env_int("HUB_PASSWORD_CHECKS_AT_ONCE", 2, minimum=1)
 
 # Web hardening. HTTPS-only settings are on when HUB_HTTPS=true (production).
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -3,6 +3,8 @@ cannot spray passwords across many usernames."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 
 from axes.handlers.database import AxesDatabaseHandler
@@ -32,6 +34,44 @@ def ip_throttled(request) -> bool:
     window = settings.HUB_FAILURE_WINDOW_SECONDS
     stamps = [t for t in cache.get(_key(request), []) if now - t < window]
     return len(stamps) >= settings.HUB_IP_LOGIN_LIMIT
+
+
+# --- Password checks at once --------------------------------------------------------------
+#
+# Every Argon2 check allocates about 100 MiB (Django's memory_cost) for a few hundred ms. The
+# per-IP and per-username limits count failures, not concurrency: many addresses logging in
+# at once could make a web process allocate gigabytes. So each process runs at most
+# HUB_PASSWORD_CHECKS_AT_ONCE checks; a login that cannot get a slot within
+# PASSWORD_WAIT_SECONDS is answered "busy" without checking (and without counting a failure).
+
+PASSWORD_WAIT_SECONDS = 5.0
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+class PasswordChecksBusy(Exception):
+    """No slot for a password check came free in time."""
+
+
+def _semaphore() -> threading.BoundedSemaphore:
+    size = settings.HUB_PASSWORD_CHECKS_AT_ONCE
+    with _slots_lock:
+        if size not in _slots:
+            _slots[size] = threading.BoundedSemaphore(size)
+        return _slots[size]
+
+
+@contextlib.contextmanager
+def password_check_slot(wait: float | None = None):
+    """Hold one of the process's password-check slots for the block (raises
+    ``PasswordChecksBusy`` when none comes free within ``wait`` seconds)."""
+    semaphore = _semaphore()
+    if not semaphore.acquire(timeout=PASSWORD_WAIT_SECONDS if wait is None else wait):
+        raise PasswordChecksBusy
+    try:
+        yield
+    finally:
+        semaphore.release()
 
 
 # --- Per-username lockout: django-axes with a sliding failure window ----------------------

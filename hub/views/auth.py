@@ -21,7 +21,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from hub.audit import audit_record
-from hub.throttle import ip_throttled, note_ip_failure
+from hub.throttle import PasswordChecksBusy, ip_throttled, note_ip_failure, password_check_slot
 
 ACK_TEXT = (
     "This system holds evidence of crimes against children. Access is restricted to "
@@ -64,11 +64,28 @@ def login_view(request):
         if ip_throttled(request):
             error = "Too many failed logins from this address. Wait a few minutes and try again."
         elif form.is_valid():
-            user = auth.authenticate(
-                request,
-                username=form.cleaned_data["username"],
-                password=form.cleaned_data["password"],
-            )
+            try:
+                with password_check_slot():
+                    user = auth.authenticate(
+                        request,
+                        username=form.cleaned_data["username"],
+                        password=form.cleaned_data["password"],
+                    )
+            except PasswordChecksBusy:
+                response = render(
+                    request,
+                    "hub/login.html",
+                    {
+                        "form": form,
+                        "error": "The hub is busy checking other sign-ins. "
+                        "Try again in a few seconds.",
+                        "ack_text": ACK_TEXT,
+                        "next": request.GET.get("next", ""),
+                    },
+                    status=503,
+                )
+                response["Retry-After"] = "5"
+                return response
             if getattr(request, "axes_locked_out", False):
                 return lockout_response(request, None, {"username": form.cleaned_data["username"]})
             if user is None:
