@@ -46,7 +46,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
 os.environ.setdefault("HUB_DATA_DIR", "/tmp/hub-bench")
 
 BUILD_VERSION = 5  # bump when the generated data changes
-BEFORE = "b65d68b"  # the commit before the claim was made one compiled statement
+BEFORE = "60c96b9"  # the commit before the claim was made one compiled statement
 AGENCY_SLUG = "bench-queue"
 GROUP_EVERY = 10  # g % 10 == 0: in a group (10% of the items)
 GROUP_SIZE = 5  # consecutive grouped items form a group of 5
