@@ -3,7 +3,40 @@ from __future__ import annotations
 from django.db import models
 
 
-class DailyActivity(models.Model):
+def _unconstrained(model: str, *, indexed: bool = True) -> models.ForeignKey:
+    """No foreign key constraint: the triggers write these rows inside the source
+    statement, and a derived row must never make that statement fail."""
+    return models.ForeignKey(
+        model,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=indexed,
+        related_name="+",
+    )
+
+
+class ActivityCounts(models.Model):
+    """What a rollup row counts for its key (agency, case, person, local day)."""
+
+    person_id = models.BigIntegerField()
+    day = models.DateField()
+    # Items created that day (by ``created_at``).
+    ingested = models.IntegerField(default=0)
+    # Items with status done, by ``processed_at``, and those of them pre-categorised.
+    processed = models.IntegerField(default=0)
+    precategorized = models.IntegerField(default=0)
+    # Decisions of a review kind (not auto) that are not undone, by ``created_at``.
+    decisions = models.IntegerField(default=0)
+    # Exposure events by ``started_at``: reveals, video plays and their milliseconds.
+    reveals = models.IntegerField(default=0)
+    videos = models.IntegerField(default=0)
+    video_ms = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class DailyActivity(ActivityCounts):
     """The supervisor dashboard's daily rollup (PostgreSQL): per agency, case, person and
     local day, the counts the flow, rate and reviewer figures add up, so that a month of
     a million items is read from a few thousand rows instead of scanned.
@@ -24,64 +57,23 @@ class DailyActivity(models.Model):
     task) folds in here; the figures are the sum of both tables."""
 
     pk = models.CompositePrimaryKey("agency_id", "case_id", "person_id", "day")
-    # No foreign key constraints: the triggers write these rows inside the source
-    # statement, and a derived row must never make that statement fail.
-    agency = models.ForeignKey(
-        "hub.Agency", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    case = models.ForeignKey(
-        "triage.Case", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    person_id = models.BigIntegerField()
-    day = models.DateField()
-    # Items created that day (by ``created_at``).
-    ingested = models.IntegerField(default=0)
-    # Items with status done, by ``processed_at``, and those of them pre-categorised.
-    processed = models.IntegerField(default=0)
-    precategorized = models.IntegerField(default=0)
-    # Decisions of a review kind (not auto) that are not undone, by ``created_at``.
-    decisions = models.IntegerField(default=0)
-    # Exposure events by ``started_at``: reveals, video plays and their milliseconds.
-    reveals = models.IntegerField(default=0)
-    videos = models.IntegerField(default=0)
-    video_ms = models.BigIntegerField(default=0)
+    agency = _unconstrained("hub.Agency")
+    case = _unconstrained("triage.Case")
 
     class Meta:
         indexes = [models.Index(fields=["agency", "day"], name="activity_agency_day")]
 
 
-class DailyActivityDelta(models.Model):
+class DailyActivityDelta(ActivityCounts):
     """Contributions to ``DailyActivity`` not yet folded into it: the triggers append one
     row per key and statement, with a plain INSERT. No unique key, so that concurrent
     writers never wait on each other; ``compact`` (triage/dashboard/rollup.py) moves them
     into ``DailyActivity`` in one statement, and the dashboard reads both tables."""
 
     id = models.BigAutoField(primary_key=True)
-    # As DailyActivity: no foreign key constraints (see there); and no index but the
-    # one the reads use, so that an append costs little.
-    agency = models.ForeignKey(
-        "hub.Agency",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
-    case = models.ForeignKey(
-        "triage.Case",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-    )
-    person_id = models.BigIntegerField()
-    day = models.DateField()
-    ingested = models.IntegerField(default=0)
-    processed = models.IntegerField(default=0)
-    precategorized = models.IntegerField(default=0)
-    decisions = models.IntegerField(default=0)
-    reveals = models.IntegerField(default=0)
-    videos = models.IntegerField(default=0)
-    video_ms = models.BigIntegerField(default=0)
+    # No index but the one the reads use, so that an append costs little.
+    agency = _unconstrained("hub.Agency", indexed=False)
+    case = _unconstrained("triage.Case", indexed=False)
 
     class Meta:
         indexes = [models.Index(fields=["agency", "day"], name="activity_delta_agency_day")]
