@@ -60,6 +60,7 @@ def login_view(request):
         return redirect("hub:home")
     form = LoginForm(request.POST or None)
     error = None
+    status = 200
     if request.method == "POST":
         if ip_throttled(request):
             error = "Too many failed logins from this address. Wait a few minutes and try again."
@@ -72,46 +73,46 @@ def login_view(request):
                         password=form.cleaned_data["password"],
                     )
             except PasswordChecksBusy:
-                response = render(
-                    request,
-                    "hub/login.html",
-                    {
-                        "form": form,
-                        "error": "The hub is busy checking other sign-ins. "
-                        "Try again in a few seconds.",
-                        "ack_text": ACK_TEXT,
-                        "next": request.GET.get("next", ""),
-                    },
-                    status=503,
-                )
-                response["Retry-After"] = "5"
-                return response
-            if getattr(request, "axes_locked_out", False):
-                return lockout_response(request, None, {"username": form.cleaned_data["username"]})
-            if user is None:
-                note_ip_failure(request)
-                error = "Your username or password is not correct."
-            elif not user.is_active:
-                error = "This account is deactivated. Ask your agency admin."
+                error = "The hub is busy checking other sign-ins. Try again in a few seconds."
+                status = 503
             else:
-                auth.login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                request.session["next_after_otp"] = _safe_next(request)
-                if not settings.HUB_REQUIRE_2FA:
-                    with transaction.atomic():
-                        audit_record(
-                            "auth.login",
-                            agency=None,
-                            actor=user,
-                            request=request,
-                            data={"second_factor": "disabled (demo)"},
-                        )
-                    return redirect(request.session.pop("next_after_otp"))
-                return redirect("hub:login_otp")
-    return render(
+                if getattr(request, "axes_locked_out", False):
+                    return lockout_response(
+                        request, None, {"username": form.cleaned_data["username"]}
+                    )
+                if user is None:
+                    note_ip_failure(request)
+                    error = "Your username or password is not correct."
+                elif not user.is_active:
+                    error = "This account is deactivated. Ask your agency admin."
+                else:
+                    return _logged_in(request, user)
+    response = render(
         request,
         "hub/login.html",
         {"form": form, "error": error, "ack_text": ACK_TEXT, "next": request.GET.get("next", "")},
+        status=status,
     )
+    if status == 503:
+        response["Retry-After"] = "5"
+    return response
+
+
+def _logged_in(request, user):
+    """The password step passed: on to the second factor (or, in the demo without it, in)."""
+    auth.login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session["next_after_otp"] = _safe_next(request)
+    if not settings.HUB_REQUIRE_2FA:
+        with transaction.atomic():
+            audit_record(
+                "auth.login",
+                agency=None,
+                actor=user,
+                request=request,
+                data={"second_factor": "disabled (demo)"},
+            )
+        return redirect(request.session.pop("next_after_otp"))
+    return redirect("hub:login_otp")
 
 
 def lockout_response(request, response=None, credentials=None, *args, **kwargs):
