@@ -204,12 +204,16 @@ def _test_database_url() -> str:
 
 
 class WorkerProcess:
-    """A real ``celery worker`` subprocess on Redis, sharing the test database."""
+    """A real ``celery worker`` subprocess on Redis, sharing the test database: of the
+    project's app (``-A hub``) or of another app module, named ``name`` (node name)."""
 
-    def __init__(self, env: dict, log_path):
+    def __init__(self, env: dict, log_path, app_module: str = "hub", name: str | None = None):
         self.env = env
         self.log_path = log_path
+        self.app_module = app_module
+        self.name = name or f"test-{os.getpid()}-{id(self)}"
         self.proc = None
+        self._log = None
 
     def start(self, concurrency: int = 2, queues: str = "intake,inference,maintenance"):
         import subprocess
@@ -217,12 +221,12 @@ class WorkerProcess:
         from pathlib import Path
 
         celery_bin = str(Path(sys.executable).with_name("celery"))
-        self._log = open(self.log_path, "ab")  # noqa: SIM115
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed by kill/stop)
         self.proc = subprocess.Popen(
             [
                 celery_bin,
                 "-A",
-                "hub",
+                self.app_module,
                 "worker",
                 "-Q",
                 queues,
@@ -232,16 +236,21 @@ class WorkerProcess:
                 "--without-gossip",
                 "--without-mingle",
                 "-n",
-                f"test-{os.getpid()}-{id(self)}@%h",
+                f"{self.name}@%h",
                 "--loglevel",
                 "INFO",
             ],
             env=self.env,
+            cwd=Path(__file__).resolve().parents[1],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         return self
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
 
     def kill(self, sig=None):
         """SIGKILL the whole worker (main process and its pool children)."""
@@ -250,6 +259,7 @@ class WorkerProcess:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, sig or signal.SIGKILL)
             self.proc.wait(timeout=30)
+        self._close_log()
 
     def stop(self):
         import signal
@@ -261,6 +271,7 @@ class WorkerProcess:
             except Exception:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
+        self._close_log()
 
     def log(self) -> str:
         try:

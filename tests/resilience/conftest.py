@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,44 +30,17 @@ FINAL = ("done", "skipped", "failed", "errored", "refused")
 
 
 class AppWorker(WorkerProcess):
-    """``tests.conftest.WorkerProcess`` with a chosen Celery app module (``-A``) and a
-    readiness check; ``kill`` SIGKILLs the whole process group (main and pool children)."""
+    """``tests.conftest.WorkerProcess`` (one pool process by default) with a readiness
+    check and its CPU time; ``kill`` SIGKILLs the whole process group (main and pool
+    children)."""
 
     def __init__(self, env: dict, log_path, app_module: str, name: str):
-        super().__init__(env, log_path)
-        self.app_module = app_module
-        self.name = name
+        super().__init__(env, log_path, app_module, name)
         self._ready = False
         self.cpu_used = 0.0
 
     def start(self, concurrency: int = 1, queues: str = "intake,inference,maintenance"):
-        celery_bin = str(Path(sys.executable).with_name("celery"))
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed by kill/stop)
-        self.proc = subprocess.Popen(
-            [
-                celery_bin,
-                "-A",
-                self.app_module,
-                "worker",
-                "-Q",
-                queues,
-                "-c",
-                str(concurrency),
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"{self.name}@%h",
-                "--loglevel",
-                "INFO",
-            ],
-            env=self.env,
-            cwd=ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
+        return super().start(concurrency, queues)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -106,13 +78,6 @@ class AppWorker(WorkerProcess):
         if self.alive():
             self.cpu_used = self.cpu_seconds()
         super().kill(sig)
-        if getattr(self, "_log", None):
-            self._log.close()
-
-    def stop(self):
-        super().stop()
-        if getattr(self, "_log", None):
-            self._log.close()
 
 
 class Workers:
@@ -672,3 +637,25 @@ def assert_processed_exactly_once(batch, exp: Expected, agency, model, *, worker
                 f"audit chain {key} broken at {status.first_broken_seq}: {status.reason}"
             )
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:40])
+
+
+def small_mixed_batch(agency, user, tmp_path, settings, stuck_after: int, **kinds):
+    """The 24-image batch (with a zip and a tar, every eighth image on a known list, plus
+    ``kinds``) and the tiny model, with a short stuck period: the set-up of the broker and
+    database tests. Returns ``(batch, expected, model)``."""
+    batch, exp = build_batch(
+        agency,
+        user,
+        tmp_path / "files",
+        top_images=24,
+        zip_images=2,
+        tar_images=2,
+        known_every=8,
+        **kinds,
+    )
+    model = register_tiny_model(agency, user, tmp_path / "model")
+    settings.HUB_STUCK_AFTER_SECONDS = stuck_after
+    # A hop slower than the short period on a loaded machine is re-queued as if its
+    # worker had died (an attempt); the crash bound itself is test_crashing_file's.
+    settings.HUB_MAX_ATTEMPTS = 10
+    return batch, exp, model
