@@ -13,12 +13,11 @@ from tests.conftest import wait_until
 from tests.resilience.conftest import (
     Clock,
     assert_processed_exactly_once,
-    build_batch,
     drive,
     is_complete,
     point_producer_at,
     progress,
-    register_tiny_model,
+    small_mixed_batch,
 )
 from triage.services.intake import batch_submit
 
@@ -31,21 +30,9 @@ def test_redis_restarted_empty_mid_batch(
     workers, private_redis, demo_agency, alice, tmp_path, settings
 ):
     clock = Clock()
-    batch, exp = build_batch(
-        demo_agency,
-        alice,
-        tmp_path / "files",
-        top_images=24,
-        videos=1,
-        zip_images=2,
-        tar_images=2,
-        known_every=8,
+    batch, exp, model = small_mixed_batch(
+        demo_agency, alice, tmp_path, settings, STUCK_AFTER, videos=1
     )
-    model = register_tiny_model(demo_agency, alice, tmp_path / "model")
-    settings.HUB_STUCK_AFTER_SECONDS = STUCK_AFTER
-    # A hop slower than the short period on a loaded machine is re-queued as if its
-    # worker had died (an attempt); the crash bound itself is test_crashing_file's.
-    settings.HUB_MAX_ATTEMPTS = 10
     point_producer_at(private_redis.url)
     # Slow enough that most of the batch is still queued when the broker goes away.
     worker = workers(

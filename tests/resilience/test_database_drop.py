@@ -16,11 +16,10 @@ import pytest
 from tests.resilience.conftest import (
     Clock,
     assert_processed_exactly_once,
-    build_batch,
     drive,
     is_complete,
     progress,
-    register_tiny_model,
+    small_mixed_batch,
 )
 from triage.models import EvidenceItem
 from triage.services.intake import batch_submit
@@ -71,21 +70,9 @@ def test_worker_database_connections_dropped_mid_task(
     workers, admin_connection, demo_agency, alice, tmp_path, settings
 ):
     clock = Clock()
-    batch, exp = build_batch(
-        demo_agency,
-        alice,
-        tmp_path / "files",
-        top_images=24,
-        gifs=1,
-        zip_images=2,
-        tar_images=2,
-        known_every=8,
+    batch, exp, model = small_mixed_batch(
+        demo_agency, alice, tmp_path, settings, STUCK_AFTER, gifs=1
     )
-    model = register_tiny_model(demo_agency, alice, tmp_path / "model")
-    settings.HUB_STUCK_AFTER_SECONDS = STUCK_AFTER
-    # A hop slower than the short period on a loaded machine is re-queued as if its
-    # worker had died (an attempt); the crash bound itself is test_crashing_file's.
-    settings.HUB_MAX_ATTEMPTS = 10
     app_name = f"hub-worker-{uuid.uuid4().hex[:8]}"
     # The Media stage sleeps inside its transaction, so a connection is often mid-task.
     workers(PGAPPNAME=app_name, HUB_CHUNK_SIZE="4", HUB_TEST_STAGE_DELAY="0.1").start(concurrency=2)
