@@ -70,37 +70,41 @@ ERRORS = {
 }
 
 
+def api_operations(schema: dict):
+    """``(path, method, operation)`` of every /api/v1/ operation of the schema."""
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method in METHODS:
+            if (op := operations.get(method)) is not None:
+                yield path, method, op
+
+
 def add_error_responses(schema: dict) -> dict:
     """Document the one error shape on every /api/v1/ operation: 400, 401, 403, 415 and
     429 everywhere, 404 where the path names an object, plus the statuses a view declared
     (their bodies become the error schema)."""
     schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     ref = {"$ref": "#/components/schemas/Error"}
-    for path, operations in schema.get("paths", {}).items():
-        if not path.startswith("/api/v1/"):
-            continue
-        for method in METHODS:
-            op = operations.get(method)
-            if op is None:
-                continue
-            responses = op.setdefault("responses", {})
-            wanted = {"400", "401", "403", "415", "429"}
-            if "{" in path:
-                wanted.add("404")
-            wanted |= {code for code in responses if code in ERRORS}
-            for code in sorted(wanted):
-                description, example_code, message = ERRORS[code]
-                responses[code] = {
-                    "description": description,
-                    "content": {
-                        "application/json": {
-                            "schema": ref,
-                            "example": {
-                                "error": {"code": example_code, "message": message, "details": {}}
-                            },
-                        }
-                    },
-                }
+    for path, _method, op in api_operations(schema):
+        responses = op.setdefault("responses", {})
+        wanted = {"400", "401", "403", "415", "429"}
+        if "{" in path:
+            wanted.add("404")
+        wanted |= {code for code in responses if code in ERRORS}
+        for code in sorted(wanted):
+            description, example_code, message = ERRORS[code]
+            responses[code] = {
+                "description": description,
+                "content": {
+                    "application/json": {
+                        "schema": ref,
+                        "example": {
+                            "error": {"code": example_code, "message": message, "details": {}}
+                        },
+                    }
+                },
+            }
     return schema
 
 
@@ -128,24 +132,18 @@ def build_schema() -> dict:
 def api_docs(request):
     schema = build_schema()
     endpoints = []
-    for path, operations in schema.get("paths", {}).items():
-        if not path.startswith("/api/v1/"):
-            continue
-        for method in METHODS:
-            op = operations.get(method)
-            if op is None:
-                continue
-            endpoints.append(
-                {
-                    "method": method.upper(),
-                    "path": path,
-                    "summary": op.get("summary", ""),
-                    "description": op.get("description", ""),
-                    "tag": (op.get("tags") or [""])[0],
-                    "parameters": [p["name"] for p in op.get("parameters", [])],
-                    "responses": sorted(op.get("responses", {})),
-                }
-            )
+    for path, method, op in api_operations(schema):
+        endpoints.append(
+            {
+                "method": method.upper(),
+                "path": path,
+                "summary": op.get("summary", ""),
+                "description": op.get("description", ""),
+                "tag": (op.get("tags") or [""])[0],
+                "parameters": [p["name"] for p in op.get("parameters", [])],
+                "responses": sorted(op.get("responses", {})),
+            }
+        )
     return render(
         request,
         "triage/tokens/api_docs.html",
