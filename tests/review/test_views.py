@@ -198,3 +198,34 @@ def test_the_meter_counts_the_queue_up_to_a_cap(world, ivan, client_for, monkeyp
     monkeypatch.setattr(selectors, "COUNT_CAP", 2)
     html = client_for(ivan).get(reverse("triage:review")).content.decode()
     assert 'data-testid="queue-left">2+</strong> (2+ items)' in html
+
+
+def _decide_queries(world, client, reviewer) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    current = EvidenceItem.objects.get(claimed_by=reviewer)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(
+            reverse("triage:review_decide", kwargs={"item": current.uuid}), {"category": "0"}, **HX
+        )
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_decide_and_next_item_queries_are_bounded(world, ivan, client_for):
+    """Grade -> next panel: a fixed number of queries, whatever the queue's size (the
+    decision is the undoable one and covers its group without being looked up again)."""
+    prioritise_items([world.item(classifier=0.9 - n / 100, thumb=True) for n in range(4)])
+    client = client_for(ivan)
+    client.get(reverse("triage:review"))
+    _decide_queries(world, client, ivan)  # the agency's first audit row starts its chain
+    small = _decide_queries(world, client, ivan)
+    prioritise_items([world.item(classifier=0.5 - n / 1000, thumb=True) for n in range(60)])
+    client.get(reverse("triage:review"))
+    large = _decide_queries(world, client, ivan)
+    assert large == small
+    # 36 before the panel reused the decision and the service's state; 30 after (on
+    # PostgreSQL: session, user, device, membership, scope, item, decision write with its
+    # audit row, claim, panel reads, session save).
+    assert large <= 30, large

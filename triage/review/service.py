@@ -446,7 +446,10 @@ def review_decide(*, item, user, category: str, note: str = "", request=None) ->
     item.claimed_by = None
     item.lease_expires_at = None
     item.first_reviewed_at = locked.first_reviewed_at or now
-    return decisions[0]
+    decision = decisions[0]
+    decision.items_covered = len(decisions)  # the whole group, when it graded one
+    decision.item.review_state = new_state
+    return decision
 
 
 def review_undo(*, decision, user, request=None) -> EvidenceItem:

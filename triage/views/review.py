@@ -81,7 +81,9 @@ def _media(item) -> dict:
     return {"derivative": chosen, "thumb_url": url, "video_url": video_url}
 
 
-def _panel_context(request, item, *, case=None, status: str = "", status_kind: str = "info"):
+def _panel_context(
+    request, item, *, case=None, status: str = "", status_kind: str = "info", undo=None
+):
     agency = request.agency
     policy = agency.policy
     ctx = {
@@ -95,7 +97,7 @@ def _panel_context(request, item, *, case=None, status: str = "", status_kind: s
         "status_kind": status_kind,
         "prefs": _view_prefs(request),
         "exposure": selectors.exposure_today(request.user, agency),
-        "undo": selectors.last_undoable(request.user, agency),
+        "undo": undo or selectors.last_undoable(request.user, agency),
         "undo_seconds": policy.undo_seconds,
         "counts": selectors.queue_counts(request.user, agency, case),
         "is_supervisor": has_role(request, Role.SUPERVISOR),
@@ -167,7 +169,9 @@ def _scope_case(request):
     return case_for(request, scope) if scope else None
 
 
-def _next_panel(request, case, status, status_kind="ok"):
+def _next_panel(request, case, status, status_kind="ok", *, undo=None):
+    """Claim and render the next item; ``undo`` is the decision just made (it is the
+    last undoable one, so the panel need not look it up)."""
     item = service.review_claim(user=request.user, agency=request.agency, case=case)
     if item is not None:
         item = (
@@ -179,15 +183,16 @@ def _next_panel(request, case, status, status_kind="ok"):
         _remember(request, item)
     elif not status:
         status = "Nothing left to review here. Thank you."
-    return _render(
-        request, _panel_context(request, item, case=case, status=status, status_kind=status_kind)
+    ctx = _panel_context(
+        request, item, case=case, status=status, status_kind=status_kind, undo=undo
     )
+    return _render(request, ctx)
 
 
 @agency_required(Role.INVESTIGATOR)
 @require_http_methods(["POST"])
 def review_decide(request, item):
-    item = item_for(request, item)
+    item = item_for(request, item, related=("case", "agency", "group"))
     case = _scope_case(request)
     category = request.POST.get("category", "")
     note = request.POST.get("note", "").strip()[:2000]
@@ -202,14 +207,10 @@ def review_decide(request, item):
         ctx = _panel_context(request, item, case=case, status=str(exc), status_kind="error")
         return _render(request, ctx, status=409)
     label = dict(request.agency.policy.categories).get(decision.category, decision.category)
-    covered = ReviewDecision.objects.filter(
-        reviewer=request.user, created_at=decision.created_at, item__agency=request.agency
-    ).count()
     status = f"Graded {decision.category} · {label}"
-    if covered > 1:
-        status += f" for all {covered} items of the group"
-    item.refresh_from_db(fields=["review_state"])
-    if item.review_state == "second_review":
+    if decision.items_covered > 1:
+        status += f" for all {decision.items_covered} items of the group"
+    if item.review_state == "second_review":  # set by the service
         status += ". A second reviewer will confirm it"
     elif item.review_state == "conflict":
         status += ". It differs from the earlier grade: a supervisor will resolve it"
@@ -218,7 +219,7 @@ def review_decide(request, item):
         messages.success(request, status)
         url = reverse("triage:review_case", kwargs={"case": case.uuid}) if case else None
         return HttpResponseRedirect(url or reverse("triage:review"))
-    return _next_panel(request, case, status)
+    return _next_panel(request, case, status, undo=decision)
 
 
 def _decision_for(request, decision_uuid) -> ReviewDecision:
