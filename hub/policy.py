@@ -34,12 +34,23 @@ CATEGORY_SCHEMES: dict[str, list[tuple[str, str]]] = {
 }
 
 
+# The codes that mean "not pertinent" in each scheme (a custom scheme: labels that say so).
+NON_PERTINENT_CODES: dict[str, tuple[str, ...]] = {
+    "projectvic_us": ("0",),
+    "legacy": ("5",),
+    "uk_caid": ("NP",),
+}
+
+
 @dataclass(frozen=True)
 class PriorityWeights:
     """Weights of the priority function (see triage.priority)."""
 
     classifier: float = 60.0  # times the classifier score of new material
     near_match: float = 30.0  # a near-duplicate of known material to confirm
+    # A near-duplicate only of material a list grades non-pertinent: confirming it matters
+    # little, so it ranks with unscored new material, not above it.
+    near_match_non_pertinent: float = 0.0
     # -60, not -50: with -50 an exact match in an old child-at-risk case (+45 urgency,
     # +10 age) outranked unscored new material in a routine case.
     exact_match: float = -60.0  # exact known matches go last, across all cases
@@ -73,6 +84,15 @@ class AgencyPolicy:
         if self.category_scheme == "custom":
             return [(str(c), str(label)) for c, label in self.custom_categories]
         return CATEGORY_SCHEMES[self.category_scheme]
+
+    @property
+    def non_pertinent_codes(self) -> frozenset[str]:
+        if self.category_scheme in NON_PERTINENT_CODES:
+            return frozenset(NON_PERTINENT_CODES[self.category_scheme])
+        words = ("non-pertinent", "non pertinent", "not pertinent")
+        return frozenset(
+            code for code, label in self.categories if any(w in label.lower() for w in words)
+        )
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -254,3 +254,31 @@ def test_decided_items_keep_their_decision_when_reprioritised(world, ivan):
     prioritise_items([item])
     (item,) = reload(item)
     assert item.review_state == "reviewed" and item.category == "0"
+
+
+@pytest.mark.parametrize(
+    ("scheme", "categories", "boosted"),
+    [
+        ("projectvic_us", ["0"], False),  # Project VIC: 0 is non-pertinent
+        ("projectvic_us", ["0", "1"], True),  # one pertinent near match is enough
+        ("legacy", ["5"], False),  # legacy: 5 is non-pertinent (0 is uncategorised)
+        ("legacy", ["0"], True),
+        ("uk_caid", ["NP"], False),
+        ("uk_caid", ["B"], True),
+    ],
+)
+def test_near_matches_of_non_pertinent_material_get_no_confirmation_boost(
+    world, scheme, categories, boosted
+):
+    set_policy(world.agency, category_scheme=scheme)
+    rng = random.Random(3)
+    item = world.item(pdq=random_pdq(rng))
+    for category in categories:
+        known = world.hash_list(name=f"List {category}", scheme=scheme)
+        world.known(item, category=category, algorithm="pdq", distance=6, hash_list=known)
+    prioritise_items([item])
+    (item,) = reload(item)
+    assert item.review_state == ReviewState.QUEUED
+    assert item.priority == (30.0 if boosted else 0.0)
+    text = item.priority_reasons[0]["text"]
+    assert ("non-pertinent" in text) is (not boosted)

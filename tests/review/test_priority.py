@@ -124,3 +124,22 @@ def test_agency_weights_change_the_order():
 def test_classifier_score_out_of_range_is_clamped():
     assert score(Signals(classifier_score=7.0)) == score(Signals(classifier_score=1.0))
     assert score(Signals(classifier_score=-1.0)) == score(Signals(classifier_score=0.0))
+
+
+def test_a_near_match_only_to_non_pertinent_material_ranks_with_unscored_new_material():
+    pertinent = Signals(known_state="near", best_distance=4, match_category="1 · CAM")
+    non_pertinent = Signals(
+        known_state="near",
+        best_distance=0,
+        match_list="VIC",
+        match_category="0 · Non-pertinent",
+        near_non_pertinent=True,
+    )
+    new_low = Signals(classifier_score=0.03)
+    assert score(pertinent) > score(new_low) > score(non_pertinent)
+    assert score(non_pertinent) == score(Signals())  # beside unscored new material
+    assert score(non_pertinent) > score(Signals(known_state="exact"))
+    _, reasons = compute_priority(non_pertinent, W, urgency=0, age_days=0)
+    assert "near-duplicate of known non-pertinent material in VIC" in reasons_text(reasons)
+    raised = PriorityWeights(near_match_non_pertinent=20.0)
+    assert score(non_pertinent, weights=raised) > score(new_low, weights=raised)

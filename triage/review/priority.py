@@ -7,7 +7,8 @@ same case and age:
 1. new material (no known match) with a classifier score above ``near_match /
    classifier`` (0.5 by default): it may show a child who has not been identified;
 2. near-duplicates of known material, to confirm;
-3. the rest of the new material (low or no classifier score);
+3. the rest of the new material (low or no classifier score), and near-duplicates only
+   of material the lists grade non-pertinent (``near_match_non_pertinent``, 0 by default);
 4. exact known matches, last (normally auto-graded and not queued at all; the ones
    sampled for verification or without a usable category land here).
 
@@ -35,6 +36,7 @@ class Signals:
     match_list: str = ""  # the list of the best match
     match_category: str = ""  # its category as the agency reads it (label)
     needs_verification: bool = False  # an exact match sampled for a human check
+    near_non_pertinent: bool = False  # every near match is to non-pertinent material
 
 
 def _reason(code: str, text: str, weight: float) -> dict:
@@ -62,13 +64,12 @@ def compute_priority(
         )
         where = f" in {signals.match_list}" if signals.match_list else ""
         category = f" ({signals.match_category})" if signals.match_category else ""
-        reasons.append(
-            _reason(
-                "near_match",
-                f"near-duplicate of known material{where}{distance}{category}",
-                weights.near_match,
-            )
-        )
+        if signals.near_non_pertinent:
+            text = f"near-duplicate of known non-pertinent material{where}{distance}{category}"
+            reasons.append(_reason("near_match", text, weights.near_match_non_pertinent))
+        else:
+            text = f"near-duplicate of known material{where}{distance}{category}"
+            reasons.append(_reason("near_match", text, weights.near_match))
     else:
         reasons.append(_reason("new_material", "no known match", 0))
         if signals.classifier_score is not None:

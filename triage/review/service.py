@@ -76,6 +76,7 @@ def _best_matches(items: list[EvidenceItem]) -> dict[int, dict]:
     the best PDQ match (smallest distance)."""
     best: dict[int, dict] = {}
     agencies = {i.id: i.agency for i in items}
+    non_pertinent: dict[int, frozenset[str]] = {}
     matches = (
         Match.objects.filter(
             item_id__in=list(agencies),
@@ -95,11 +96,17 @@ def _best_matches(items: list[EvidenceItem]) -> dict[int, dict]:
             # Prefer an exact match whose category maps into the agency's scheme.
             if current is None or (code and not current["code"]):
                 slot["exact"] = {"match": match, "code": code, "label": label}
-        elif slot["near"] is None:
-            code, label = receiving_category(
-                match.hash_list, match.entry.category, agencies[match.item_id]
-            )
-            slot["near"] = {"match": match, "code": code, "label": label}
+        else:
+            agency = agencies[match.item_id]
+            code, label = receiving_category(match.hash_list, match.entry.category, agency)
+            if slot["near"] is None:
+                slot["near"] = {"match": match, "code": code, "label": label}
+            # Pertinent unless the agency's scheme says otherwise (no code: unknown, so
+            # it may be pertinent).
+            if agency.pk not in non_pertinent:
+                non_pertinent[agency.pk] = agency.policy.non_pertinent_codes
+            if not code or code not in non_pertinent[agency.pk]:
+                slot["near_pertinent"] = True
     return best
 
 
@@ -131,6 +138,7 @@ def _signals(item, matches: dict, score: ClassifierScore | None) -> Signals:
         match_list=chosen["match"].hash_list.name if chosen else "",
         match_category=chosen["label"] if chosen and chosen["code"] else "",
         needs_verification=item.needs_verification,
+        near_non_pertinent=slot.get("near") is not None and not slot.get("near_pertinent"),
     )
 
 
