@@ -2,7 +2,10 @@
 // Digits grade, Space reveals, j/k move through this session, g opens the group,
 // n adds a note, u undoes, p plays or pauses a video (muted). Every reveal is timed and
 // reported when the item is re-blurred or left; a video play is reported when it
-// pauses, ends or the item is left.
+// pauses, ends or the item is left. A blurred item shows the server-blurred derivative;
+// a reveal loads the sharp one (data-reveal-src) beside it and a re-blur removes it
+// again, so sharp pixels are on the page only while a counted reveal lasts. For a
+// reviewer who turned blurring off, the time an item is on screen is the reveal.
 (function () {
   "use strict";
 
@@ -66,27 +69,75 @@
     return revealedAt !== null;
   }
 
+  // The meter counts a reveal when it starts; the report at its end brings the figure
+  // from the server.
+  function bumpMeter() {
+    const el = document.querySelector("[data-meter=reveals]");
+    const n = el ? parseInt(el.textContent, 10) : NaN;
+    if (!isNaN(n)) el.textContent = String(n + 1);
+  }
+
+  // The sharp derivative, requested now (the server checks and audits it), shown in place
+  // of the blurred one; an item without one only loses the CSS blur.
+  function showSharp(img, testid) {
+    if (!img) return;
+    const holder = img.closest("[data-reveal-src]"); // the image, or a tile's button
+    const src = holder ? holder.dataset.revealSrc : "";
+    if (!src) {
+      img.classList.remove("blur");
+      return;
+    }
+    const sharp = document.createElement("img");
+    sharp.className = img.className.replace(/\bblur\b/, "").trim();
+    sharp.alt = img.alt.replace("blurred", "revealed");
+    sharp.draggable = false;
+    sharp.dataset.testid = testid;
+    sharp.src = src;
+    img.hidden = true;
+    img.after(sharp);
+  }
+
+  function hideSharp(img, testid) {
+    if (!img) return;
+    const sharp = img.parentNode ? img.parentNode.querySelector("[data-testid=" + testid + "]") : null;
+    if (sharp) sharp.remove();
+    img.hidden = false;
+    if (img.dataset.blur === "1" || img.closest("[data-tile-reveal]")) img.classList.add("blur");
+  }
+
   function reveal() {
     const img = thumb();
     const item = current();
     if (!img || !item) return;
     if (img.dataset.blur !== "1") {
-      say("This item is not blurred (your viewing preference).");
+      say("This item is not blurred (your viewing preference); its time on screen is counted.");
       return;
     }
-    img.classList.remove("blur");
+    showSharp(img, "review-revealed");
     if (video && video.isConnected) video.classList.remove("blur");
     const button = item.querySelector("[data-reveal]");
     if (button) button.setAttribute("aria-pressed", "true");
     revealedAt = performance.now();
     revealedItem = item.dataset.exposureUrl;
+    bumpMeter();
     say("Revealed. Space blurs it again; the time is counted.");
+  }
+
+  // Not blurred by the reviewer's choice: the item is seen from the moment it is shown.
+  function watchUnblurred() {
+    const img = thumb();
+    const item = current();
+    if (!img || !item || img.dataset.blur !== "0" || revealedAt !== null) return;
+    if (document.visibilityState === "hidden") return;
+    revealedAt = performance.now();
+    revealedItem = item.dataset.exposureUrl;
+    bumpMeter();
   }
 
   function reblur(quiet) {
     const img = thumb();
     if (img && img.dataset.blur === "1") {
-      img.classList.add("blur");
+      hideSharp(img, "review-revealed");
       if (video && video.isConnected) video.classList.add("blur");
     }
     const item = current();
@@ -133,7 +184,7 @@
     el.dataset.testid = "review-video";
     const img = thumb();
     if (img && img.classList.contains("gray")) el.classList.add("gray");
-    if (img && img.dataset.blur === "1" && img.classList.contains("blur")) el.classList.add("blur");
+    if (img && img.dataset.blur === "1" && !isRevealed()) el.classList.add("blur");
     el.src = button.dataset.videoSrc;
     playUrl = item.dataset.exposureUrl;
     el.addEventListener("play", () => {
@@ -173,7 +224,41 @@
   }
 
   function toggleReveal() {
+    const img = thumb();
+    if (img && img.dataset.blur !== "1") {
+      reveal(); // says why nothing changes
+      return;
+    }
     if (isRevealed()) reblur(false); else reveal();
+  }
+
+  // Group tiles: one revealed at a time, each reveal counted for its own item.
+  let tileOpen = null;
+
+  function closeTile(quiet) {
+    if (!tileOpen) return;
+    const open = tileOpen;
+    tileOpen = null;
+    if (open.button.isConnected) {
+      hideSharp(open.button.querySelector("img:not([data-testid=tile-revealed])"), "tile-revealed");
+      open.button.setAttribute("aria-pressed", "false");
+    }
+    report(open.url, "reveal", performance.now() - open.at);
+    if (!quiet) say("Blurred again.");
+  }
+
+  function toggleTile(button) {
+    const same = tileOpen && tileOpen.button === button;
+    closeTile(true);
+    if (same) {
+      say("Blurred again.");
+      return;
+    }
+    showSharp(button.querySelector("img"), "tile-revealed");
+    button.setAttribute("aria-pressed", "true");
+    tileOpen = { button: button, at: performance.now(), url: button.dataset.exposureUrl };
+    bumpMeter();
+    say("Group member revealed. Click it again to blur it; the time is counted.");
   }
 
   function grade(key) {
@@ -207,6 +292,7 @@
       return;
     }
     if (!slot.hidden) {
+      closeTile(true);
       slot.hidden = true;
       say("Group closed.");
       return;
@@ -247,6 +333,9 @@
       return;
     }
     const key = event.key;
+    // Space on a focused control (a button, a link, the help's summary) is that control's.
+    const control = target && target.closest && target.closest("button, a, summary, [role=button]");
+    if ((key === " " || key === "Spacebar") && control) return;
     let handled = true;
     if (/^[0-9]$/.test(key)) {
       handled = grade(key);
@@ -275,6 +364,8 @@
   document.addEventListener("click", (event) => {
     const t = event.target.closest ? event.target : null;
     if (!t) return;
+    const tile = t.closest("[data-tile-reveal]");
+    if (tile) { event.preventDefault(); toggleTile(tile); return; }
     if (t.closest("[data-reveal]")) { event.preventDefault(); toggleReveal(); return; }
     if (t.closest("[data-open-group]")) { openGroup(); return; }
     if (t.closest("[data-open-note]")) { openNote(); return; }
@@ -283,6 +374,7 @@
 
   // Leaving an item re-blurs it and reports the reveal time.
   document.addEventListener("htmx:beforeRequest", (event) => {
+    closeTile(true);
     const elt = event.detail && event.detail.elt;
     if (elt && elt.closest && elt.closest("[data-group-slot]")) return;
     reblur(true);
@@ -292,8 +384,10 @@
     if (!event.detail || event.detail.target.id !== "review-panel") return;
     revealedAt = null;
     video = null;
+    tileOpen = null;
     const panel = document.getElementById("review-panel");
     if (panel) panel.focus({ preventScroll: true });
+    watchUnblurred();
   });
   document.addEventListener("htmx:responseError", (event) => {
     const xhr = event.detail && event.detail.xhr;
@@ -303,8 +397,15 @@
     }
     say("That did not work (" + (xhr ? xhr.status : "network") + "). Try again.", "error");
   });
-  window.addEventListener("pagehide", () => { reblur(true); stopVideo(); });
+  window.addEventListener("pagehide", () => { closeTile(true); reblur(true); stopVideo(); });
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "hidden") { reblur(true); stopVideo(); }
+    if (document.visibilityState === "hidden") {
+      closeTile(true);
+      reblur(true);
+      stopVideo();
+    } else {
+      watchUnblurred();
+    }
   });
+  watchUnblurred();
 })();

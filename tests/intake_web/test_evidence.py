@@ -62,6 +62,8 @@ def test_item_page_shows_provenance_hashes_and_blurred_preview(client_for, ivan,
 def test_thumb_is_served_with_safe_headers_and_audited(client_for, ivan, item):
     d = derivative(item, "thumb")
     before = AuditEvent.objects.filter(action="evidence.served").count()
+    ivan.prefers_grayscale = False  # as stored (colour); grayscale is tested in tests/review
+    ivan.save(update_fields=["prefers_grayscale"])
     response = client_for(ivan).get(url("item_thumb", item, kind="thumb"))
     assert response.status_code == 200
     body = b"".join(response.streaming_content)

@@ -173,8 +173,11 @@ def test_thumbnails_and_keyframes_are_stored(add, files, batch, process, setting
             from PIL import Image
 
             with Image.open(path) as im:
-                assert im.mode == "L" and (im.width, im.height) == (d.width, d.height)
-                if d.kind != "contact_sheet":
+                # Only the blurred derivative (shown before a reveal) is grayscale on disk.
+                assert im.mode == ("L" if d.kind == "blurred" else "RGB")
+                assert (im.width, im.height) == (d.width, d.height)
+                sheet = d.kind == "contact_sheet" or (d.kind == "blurred" and item == vid)
+                if not sheet:  # a video's blurred derivative is its blurred contact sheet
                     assert max(im.size) <= 256
     frames = VideoFrame.objects.filter(item=vid)
     assert frames.count() == 3 and vid.media_kind == "video" and vid.duration_seconds

@@ -49,6 +49,16 @@ def png(seed: int, size: int = 96) -> bytes:
     return buf.getvalue()
 
 
+def blurred_png(seed: int, size: int = 96) -> bytes:
+    """The pattern of ``png(seed)``, grayscale and blurred (as a blurred derivative)."""
+    from PIL import ImageFilter
+
+    image = Image.open(io.BytesIO(png(seed, size))).convert("L")
+    buf = io.BytesIO()
+    image.filter(ImageFilter.GaussianBlur(6)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def webm(seconds: float = 2.0, seed: int = 0, size=(160, 120)) -> bytes:
     """A small VP8 WebM of generated patterns (tests/images.py), as bytes."""
     import tempfile
@@ -146,8 +156,9 @@ class World:
                 model_sha256="0" * 64,
                 score=classifier,
             )
-        if thumb:
+        if thumb:  # as the pipeline makes them: a sharp thumbnail and a blurred one
             self.thumb(item, seed=self.n)
+            self.thumb(item, seed=self.n, kind=Derivative.Kind.BLURRED)
         return item
 
     def video(self, *, name=None, seconds=2.0, seed=0, **kwargs) -> EvidenceItem:
@@ -163,10 +174,11 @@ class World:
         EvidenceItem.objects.filter(pk=item.pk).update(duration_seconds=seconds)
         item.duration_seconds = seconds
         self.thumb(item, seed=seed, kind=Derivative.Kind.CONTACT_SHEET)
+        self.thumb(item, seed=seed, kind=Derivative.Kind.BLURRED)
         return item
 
     def thumb(self, item, seed=0, kind=Derivative.Kind.THUMB):
-        data = png(seed)
+        data = blurred_png(seed) if kind == Derivative.Kind.BLURRED else png(seed)
         rel = f"derivatives/{item.uuid}-{kind}.png"
         path = settings.EVIDENCE_ROOT / rel
         path.parent.mkdir(parents=True, exist_ok=True)

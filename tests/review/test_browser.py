@@ -62,17 +62,39 @@ def test_keyboard_only_review_with_blur_group_and_undo(ivan, iris, sam, live_ser
     browser_login(page, live_server, ivan)
     page.goto(f"{live_server.url}/review/")
     thumb = page.locator("[data-testid=review-thumb]")
+    revealed = page.locator("[data-testid=review-revealed]")
     assert current_name(page) == "new-high.png"
     assert "blur" in thumb.get_attribute("class") and "gray" in thumb.get_attribute("class")
+    # Until a reveal, the browser holds only the server-blurred derivative.
+    assert thumb.get_attribute("src").endswith("/thumb/blurred/")
+    first = singles[0]
+
+    def served(kind):
+        return AuditEvent.objects.filter(
+            action="evidence.served", object_id=str(first.uuid), data__kind=kind
+        ).count()
+
+    assert served("blurred") == 1 and served("thumb") == 0
     screenshot(page, "review-01-blurred")
 
     page.keyboard.press("Space")
-    assert "blur" not in thumb.get_attribute("class").split()
+    expect(revealed).to_be_visible()
+    expect(thumb).to_be_hidden()
+    assert revealed.get_attribute("src").endswith("/thumb/thumb/")
+    assert "blur" not in revealed.get_attribute("class").split()
     assert "Revealed" in page.locator("#review-status").inner_text()
+    expect(page.locator("[data-meter=reveals]")).to_have_text("1")  # counted as it starts
+    wait_until(lambda: served("thumb") == 1, timeout=10, message="the sharp one, on reveal")
     page.keyboard.press("Space")
+    expect(revealed).to_have_count(0)  # the sharp pixels leave the page
+    expect(thumb).to_be_visible()
     assert "blur" in thumb.get_attribute("class").split()
     expect(page.locator("[data-meter=reveals]")).to_have_text("1")
-    assert ExposureEvent.objects.filter(user=ivan, kind="reveal").count() == 1
+    wait_until(
+        lambda: ExposureEvent.objects.filter(user=ivan, kind="reveal").count() == 1,
+        timeout=10,
+        message="the reveal and its length",
+    )
 
     # Grade with a digit; the next item (the group's representative) arrives.
     page.keyboard.press("n")
@@ -92,7 +114,25 @@ def test_keyboard_only_review_with_blur_group_and_undo(ivan, iris, sam, live_ser
     assert tiles.count() == 3
     for n in range(3):
         assert "blur" in tiles.nth(n).locator("img").get_attribute("class")
+        assert tiles.nth(n).locator("img").get_attribute("src").endswith("/thumb/blurred/")
     screenshot(page, "review-02-group")
+    # A tile can be revealed on its own (counted for its own item) and blurred again.
+    reveals_before = ExposureEvent.objects.filter(user=ivan, kind="reveal").count()
+    tiles.nth(1).locator("[data-tile-reveal]").click()
+    tile_sharp = tiles.nth(1).locator("[data-testid=tile-revealed]")
+    expect(tile_sharp).to_be_visible()
+    assert tile_sharp.get_attribute("src").endswith("/thumb/thumb/")
+    screenshot(page, "review-02b-group-tile-revealed")
+    tiles.nth(1).locator("[data-tile-reveal]").click()
+    expect(tile_sharp).to_have_count(0)
+    wait_until(
+        lambda: (
+            ExposureEvent.objects.filter(user=ivan, kind="reveal").count() == reveals_before + 1
+        ),
+        timeout=10,
+        message="the tile's reveal",
+    )
+    page.locator("#review-panel").focus()
 
     # One digit grades the whole group.
     page.keyboard.press("0")
@@ -121,6 +161,39 @@ def test_keyboard_only_review_with_blur_group_and_undo(ivan, iris, sam, live_ser
     page.locator("[data-testid=review-empty]").wait_for()
     screenshot(page, "review-03-done")
     assert not EvidenceItem.objects.exclude(review_state="reviewed").exists()
+
+
+def test_without_blur_time_on_screen_counts_and_space_keeps_to_focused_controls(
+    ivan, sam, live_server, page
+):
+    world = World(ivan.memberships.first().agency, user=sam, reference="NB-1", team=(ivan,))
+    first, second = (
+        world.item(name=f"nb-{n}.png", classifier=0.9 - n / 10, thumb=True) for n in range(2)
+    )
+    prioritise_items([first, second])
+    ivan.prefers_blur = False
+    ivan.save(update_fields=["prefers_blur"])
+    browser_login(page, live_server, ivan)
+    page.goto(f"{live_server.url}/review/")
+    name_is(page, "nb-0.png")
+    thumb = page.locator("[data-testid=review-thumb]")
+    assert thumb.get_attribute("src").endswith("/thumb/thumb/")
+    expect(page.locator("[data-meter=reveals]")).to_have_text("1")  # on screen = seen
+    # Space on the focused help summary opens it; it does not touch the item.
+    page.locator("summary").focus()
+    page.keyboard.press("Space")
+    assert page.locator("details.review-help").evaluate("d => d.open")
+    assert "not blurred" not in page.locator("#review-status").inner_text()
+    page.wait_for_timeout(600)
+    page.locator("#review-panel").focus()
+    page.keyboard.press("0")
+    name_is(page, "nb-1.png")
+    wait_until(
+        lambda: ExposureEvent.objects.filter(user=ivan, item=first, kind="reveal").exists(),
+        timeout=10,
+        message="the time the unblurred item was on screen",
+    )
+    assert ExposureEvent.objects.get(user=ivan, item=first).duration_ms >= 500
 
 
 def test_two_reviewers_never_get_the_same_item(ivan, iris, sam, live_server, browser):

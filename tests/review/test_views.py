@@ -194,10 +194,10 @@ def test_the_meter_counts_the_queue_up_to_a_cap(world, ivan, client_for, monkeyp
 
     prioritise_items([world.item(name=f"c{n}.png") for n in range(4)])
     html = client_for(ivan).get(reverse("triage:review")).content.decode()
-    assert 'data-testid="queue-left">4</strong> (4 items)' in html
+    assert 'data-testid="queue-left">4</strong> (covering 4 items)' in html
     monkeypatch.setattr(selectors, "COUNT_CAP", 2)
     html = client_for(ivan).get(reverse("triage:review")).content.decode()
-    assert 'data-testid="queue-left">2+</strong> (2+ items)' in html
+    assert 'data-testid="queue-left">2+</strong> (covering 2+ items)' in html
 
 
 def _decide_queries(world, client, reviewer) -> int:
@@ -229,3 +229,72 @@ def test_decide_and_next_item_queries_are_bounded(world, ivan, client_for):
     # PostgreSQL: session, user, device, membership, scope, item, decision write with its
     # audit row, claim, panel reads, session save).
     assert large <= 30, large
+
+
+def test_a_blurred_item_sends_only_the_server_blurred_derivative_until_a_reveal(
+    world, ivan, client_for
+):
+    item = world.item(name="pattern.png", thumb=True)
+    prioritise_items([item])
+    html = client_for(ivan).get(reverse("triage:review")).content.decode()
+    blurred = reverse("triage:item_thumb", kwargs={"item": item.uuid, "kind": "blurred"})
+    sharp = reverse("triage:item_thumb", kwargs={"item": item.uuid, "kind": "thumb"})
+    assert f' src="{blurred}"' in html and f'data-reveal-src="{sharp}"' in html
+    assert f' src="{sharp}"' not in html  # only as the reveal's source
+
+
+def test_without_blur_the_sharp_derivative_is_shown_and_its_time_counts(world, ivan, client_for):
+    item = world.item(name="pattern.png", thumb=True)
+    prioritise_items([item])
+    client = client_for(ivan)
+    client.post(reverse("triage:review_preferences"), {"grayscale": "on"})
+    html = client.get(reverse("triage:review")).content.decode()
+    sharp = reverse("triage:item_thumb", kwargs={"item": item.uuid, "kind": "thumb"})
+    assert f' src="{sharp}"' in html and "data-reveal-src" not in html
+    assert "the time this item is on screen counts as a reveal" in html
+
+
+def test_an_item_without_a_blurred_derivative_falls_back_to_the_css_blur(world, ivan, client_for):
+    item = world.item(name="old.png")
+    world.thumb(item)  # made before blurred derivatives existed
+    prioritise_items([item])
+    html = client_for(ivan).get(reverse("triage:review")).content.decode()
+    sharp = reverse("triage:item_thumb", kwargs={"item": item.uuid, "kind": "thumb"})
+    assert f' src="{sharp}"' in html and 'class="evidence-thumb blur gray"' in html
+
+
+@pytest.mark.parametrize("gray", [True, False])
+def test_the_sharp_thumbnail_is_grayscale_from_the_server_when_the_viewer_prefers_it(
+    world, ivan, client_for, gray
+):
+    import io
+
+    from PIL import Image
+
+    item = world.item(name="colour.png", thumb=True)  # a colour pattern on disk
+    client = client_for(ivan)
+    form = {"blur": "on", "grayscale": "on"} if gray else {"blur": "on"}
+    client.post(reverse("triage:review_preferences"), form)
+    url = reverse("triage:item_thumb", kwargs={"item": item.uuid, "kind": "thumb"})
+    response = client.get(url)
+    assert response.status_code == 200
+    image = Image.open(
+        io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content)
+    )
+    assert image.mode == ("L" if gray else "RGB")
+    served = AuditEvent.objects.filter(action="evidence.served", object_id=str(item.uuid)).last()
+    assert served.data["kind"] == "thumb" and served.data.get("grayscale", False) is gray
+    assert response["Cache-Control"] == "no-store, private"
+
+
+def test_a_derivative_that_does_not_decode_is_not_sent_to_a_grayscale_viewer(
+    world, ivan, client_for
+):
+    from django.conf import settings
+
+    item = world.item(name="broken.png", thumb=True)
+    stored = item.derivatives.get(kind="thumb")
+    (settings.EVIDENCE_ROOT / stored.storage_path).write_bytes(b"\x89PNG broken")
+    url = reverse("triage:item_thumb", kwargs={"item": item.uuid, "kind": "thumb"})
+    assert client_for(ivan).get(url).status_code == 404  # the agency default: grayscale
+    assert not AuditEvent.objects.filter(action="evidence.served", object_id=str(item.uuid))

@@ -23,7 +23,7 @@ def build(world) -> None:
     world.item = batch_add_file(batch=world.batch, src_path=f.name, name="other.bin", move=True)
     thumb = settings.EVIDENCE_ROOT / "walk" / f"{world.item.uuid}.jpg"
     thumb.parent.mkdir(parents=True, exist_ok=True)
-    thumb.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    thumb.write_bytes(_tiny_jpeg())
     world.derivative = Derivative.objects.create(
         item=world.item,
         kind=Derivative.Kind.THUMB,
@@ -56,3 +56,14 @@ ROUTES = {
     "triage:item_thumb": Route(kwargs=lambda w: {**_item(w), "kind": "thumb"}, methods=("GET",)),
     "triage:item_original": Route(kwargs=_item, methods=("GET",)),
 }
+
+
+def _tiny_jpeg() -> bytes:
+    """A real (benign, generated) 8x8 JPEG: the thumb view decodes it for grayscale."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (90, 140, 200)).save(buf, format="JPEG")
+    return buf.getvalue()

@@ -335,7 +335,8 @@ class Media(Stage):
         if result.preview is not None:
             made.update(thumbs.thumbnails(result.preview, result.orientation))
         if len(result.keyframe_images) > 1:
-            made["contact_sheet"] = thumbs.contact_sheet(result.keyframe_images)
+            # The sheet and its blurred copy (what the reviewer sees before a reveal).
+            made.update(thumbs.contact_sheets(result.keyframe_images))
         rows = [
             Derivative(
                 item=item,

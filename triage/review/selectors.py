@@ -311,3 +311,11 @@ def exposure_today(user, agency) -> dict:
         "break_due": reveals > 0 and reveals % every == 0,
         "break_every": every,
     }
+
+
+def viewing_prefs(user, agency) -> dict:
+    """``{"blur", "gray"}``: the reviewer's own choice, else the agency's default."""
+    policy = agency.policy
+    blur = policy.blur_default if user.prefers_blur is None else user.prefers_blur
+    gray = policy.grayscale_default if user.prefers_grayscale is None else user.prefers_grayscale
+    return {"blur": bool(blur), "gray": bool(gray)}

@@ -4,18 +4,24 @@ derivative) leaves through these views, after the agency and case-visibility che
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 from pathlib import Path
 
 from django.conf import settings
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.views.decorators.http import require_http_methods
+from PIL import Image
 
 from hub.access import agency_required
 from hub.audit import audit_record
 from hub.models import Role
 from triage.access import item_for
+from triage.media import thumbs
 from triage.models import Derivative
+from triage.review.selectors import viewing_prefs
+
+logger = logging.getLogger(__name__)
 
 
 def _evidence_file(relative: str) -> Path:
@@ -27,21 +33,29 @@ def _evidence_file(relative: str) -> Path:
     return full
 
 
-def _serve(request, item, full: Path, *, kind: str, content_type: str, attachment: bool):
-    handle = full.open("rb")
-    audit_record(
-        "evidence.served",
-        agency=request.agency,
-        obj=item,
-        request=request,
-        data={"kind": kind, "case": str(item.case.uuid)},
-    )
-    response = FileResponse(
-        handle,
-        as_attachment=attachment,
-        filename=item.original_name if attachment else f"{item.uuid}-{kind}{full.suffix}",
-        content_type=content_type,
-    )
+def _serve(
+    request, item, full: Path, *, kind: str, content_type: str, attachment: bool, gray=False
+):
+    data = {"kind": kind, "case": str(item.case.uuid)}
+    if gray:
+        # A derivative turned grayscale for the viewer (a few ms for a 640 px sheet). One
+        # that does not decode is not sent at all (its colour is unknown).
+        try:
+            content = thumbs.grayscale_jpeg(full.read_bytes())
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            logger.warning("derivative %s of item %s does not decode: %s", kind, item.uuid, exc)
+            raise Http404("Not found") from exc
+        response = HttpResponse(content, content_type="image/jpeg")
+        response["Content-Disposition"] = f'inline; filename="{item.uuid}-{kind}.jpg"'
+        data["grayscale"] = True
+    else:
+        response = FileResponse(
+            full.open("rb"),
+            as_attachment=attachment,
+            filename=item.original_name if attachment else f"{item.uuid}-{kind}{full.suffix}",
+            content_type=content_type,
+        )
+    audit_record("evidence.served", agency=request.agency, obj=item, request=request, data=data)
     response["Cache-Control"] = "no-store, private"
     response["Pragma"] = "no-cache"
     response["X-Content-Type-Options"] = "nosniff"
@@ -62,7 +76,16 @@ def item_thumb(request, item, kind):
     content_type = mimetypes.guess_type(full.name)[0] or "image/jpeg"
     if not content_type.startswith("image/"):
         content_type = "application/octet-stream"
-    return _serve(request, item, full, kind=kind, content_type=content_type, attachment=False)
+    # Sharp derivatives keep their colour on disk; a viewer who prefers grayscale gets it
+    # from the server (the blurred derivative is grayscale already).
+    gray = (
+        kind in (Derivative.Kind.THUMB, Derivative.Kind.CONTACT_SHEET)
+        and content_type.startswith("image/")
+        and viewing_prefs(request.user, request.agency)["gray"]
+    )
+    return _serve(
+        request, item, full, kind=kind, content_type=content_type, attachment=False, gray=gray
+    )
 
 
 @agency_required(Role.INVESTIGATOR)

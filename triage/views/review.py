@@ -59,26 +59,49 @@ def _grade_keys(categories) -> list[dict]:
 
 
 def _view_prefs(request) -> dict:
-    policy = request.agency.policy
-    user = request.user
-    blur = policy.blur_default if user.prefers_blur is None else user.prefers_blur
-    gray = policy.grayscale_default if user.prefers_grayscale is None else user.prefers_grayscale
-    return {"blur": blur, "gray": gray}
+    return selectors.viewing_prefs(request.user, request.agency)
 
 
-def _media(item) -> dict:
+def _media(item, prefs: dict) -> dict:
+    """What the browser loads: ``thumb_url`` at once and ``reveal_url`` only on a reveal.
+    Blurred (the default): the server-blurred grayscale derivative first, the sharp one
+    (thumbnail, or a video's contact sheet) on reveal, so that no sharp pixel reaches the
+    browser before a counted reveal. An item made before blurred derivatives existed
+    falls back to the sharp one behind the CSS blur. Not blurred: the sharp one."""
     derivatives = {d.kind: d for d in item.derivatives.all()}
-    order = (
-        (Derivative.Kind.CONTACT_SHEET, Derivative.Kind.THUMB, Derivative.Kind.BLURRED)
+    sharp_order = (
+        (Derivative.Kind.CONTACT_SHEET, Derivative.Kind.THUMB)
         if item.media_kind == "video"
-        else (Derivative.Kind.THUMB, Derivative.Kind.BLURRED, Derivative.Kind.CONTACT_SHEET)
+        else (Derivative.Kind.THUMB, Derivative.Kind.CONTACT_SHEET)
     )
-    chosen = next((derivatives[k] for k in order if k in derivatives), None)
-    url = _url_or_blank("triage:item_thumb", item=item.uuid, kind=chosen.kind) if chosen else ""
+    sharp = next((derivatives[k] for k in sharp_order if k in derivatives), None)
+    blurred = derivatives.get(Derivative.Kind.BLURRED)
+    if prefs["blur"]:
+        shown = blurred or sharp
+        reveal = sharp if shown is not sharp else None
+    else:
+        shown, reveal = sharp or blurred, None
+
+    def url(derivative) -> str:
+        if derivative is None:
+            return ""
+        return _url_or_blank("triage:item_thumb", item=item.uuid, kind=derivative.kind)
+
     video_url = ""
     if item.media_kind == "video":
         video_url = _url_or_blank("triage:item_original", item=item.uuid)
-    return {"derivative": chosen, "thumb_url": url, "video_url": video_url}
+    return {
+        "derivative": shown,
+        "thumb_url": url(shown),
+        "reveal_url": url(reveal),
+        "server_blurred": shown is not None and shown is blurred,
+        "video_url": video_url,
+    }
+
+
+def _with_label(decision, categories: dict):
+    decision.category_label = categories.get(decision.category, "")
+    return decision
 
 
 def _panel_context(
@@ -97,13 +120,19 @@ def _panel_context(
         "status_kind": status_kind,
         "prefs": _view_prefs(request),
         "exposure": selectors.exposure_today(request.user, agency),
-        "undo": undo or selectors.last_undoable(request.user, agency),
+        "undo": undo,
         "undo_seconds": policy.undo_seconds,
         "counts": selectors.queue_counts(request.user, agency, case),
         "is_supervisor": has_role(request, Role.SUPERVISOR),
         "grades": _grade_keys(policy.categories),
         "item": item,
     }
+    undo = undo or selectors.last_undoable(request.user, agency)
+    categories = dict(policy.categories)
+    if undo is not None:
+        label = categories.get(undo.category, "")
+        ctx["undo"] = undo
+        ctx["undo_label"] = f"{undo.category} · {label}" if label else undo.category
     if item is None:
         return ctx
     history = _history(request)
@@ -112,15 +141,15 @@ def _panel_context(
     members = selectors.group_members(item) if item.group_id else []
     ctx.update(
         {
-            "media": _media(item),
-            "decisions": selectors.item_decisions(item),
+            "media": _media(item, ctx["prefs"]),
+            "decisions": [_with_label(d, categories) for d in selectors.item_decisions(item)],
             "matches": selectors.item_matches(item),
             "scores": list(item.scores.order_by("-score")[:3]),
             "group_size": len(members),
             "is_current": item.claimed_by_id == request.user.pk,
             "prev_uuid": history[position - 1] if position > 0 else "",
             "next_uuid": history[position + 1] if position + 1 < len(history) else "",
-            "categories": dict(policy.categories),
+            "categories": categories,
         }
     )
     return ctx
@@ -146,8 +175,7 @@ def _review_page(request, case=None):
             .get(pk=item.pk)
         )
         _remember(request, item)
-    status = "" if item is not None else "Nothing left to review here. Thank you."
-    return _render(request, _panel_context(request, item, case=case, status=status))
+    return _render(request, _panel_context(request, item, case=case))
 
 
 @agency_required(Role.INVESTIGATOR)
@@ -181,8 +209,6 @@ def _next_panel(request, case, status, status_kind="ok", *, undo=None):
             .get(pk=item.pk)
         )
         _remember(request, item)
-    elif not status:
-        status = "Nothing left to review here. Thank you."
     ctx = _panel_context(
         request, item, case=case, status=status, status_kind=status_kind, undo=undo
     )
@@ -263,7 +289,7 @@ def review_group(request, item):
     prefs = _view_prefs(request)
     tiles = []
     for member in members:
-        media = _media(member)
+        media = _media(member, prefs)
         tiles.append({"item": member, **media})
     return render(
         request,
