@@ -33,6 +33,13 @@ app.conf.update(
     beat_schedule={
         "reconcile-stuck-items": {"task": "triage.maintenance.reconcile", "schedule": 60.0},
         "fixity-sweep": {"task": "triage.exports.fixity_sweep", "schedule": 24 * 3600.0},
+        # Exports past their agency's export_retention_days lose their files. Like the
+        # rollup below, a missed run is no loss: the next one catches up.
+        "expire-exports": {
+            "task": "triage.exports.expire",
+            "schedule": 3600.0,
+            "options": {"expires": 3600.0},
+        },
         "release-expired-leases": {
             "task": "triage.review.release_expired_leases",
             "schedule": 300.0,

@@ -43,6 +43,7 @@ HUB_WIDE_TASKS = frozenset(
     {
         "triage.maintenance.reconcile",
         "triage.exports.fixity_sweep",
+        "triage.exports.expire",
         "triage.review.release_expired_leases",
         "triage.classify.sync_models",
         "triage.dashboard.compact_rollup",

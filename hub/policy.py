@@ -76,6 +76,9 @@ class AgencyPolicy:
     undo_seconds: int = 30
     max_upload_bytes: int = 20 * 1024**3
     retention_days: int = 0  # 0 keeps evidence until a case is purged by hand
+    # Days a finished export's folder and zip are kept before the hourly sweep deletes
+    # them (triage.exports.services.expire_exports); 0 keeps them until deleted by hand.
+    export_retention_days: int = 30
     skip_classifier_on_exact_match: bool = True
     near_duplicate_distance: int = 31
 

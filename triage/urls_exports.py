@@ -9,4 +9,5 @@ urlpatterns = [
     path("cases/<uuid:case>/exports/new/", exports.export_create, name="export_create"),
     path("exports/<uuid:export>/", exports.export_detail, name="export_detail"),
     path("exports/<uuid:export>/download/", exports.export_download, name="export_download"),
+    path("exports/<uuid:export>/delete/", exports.export_delete, name="export_delete"),
 ]

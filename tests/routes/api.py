@@ -66,7 +66,9 @@ ROUTES = {
     "triage:api_hashlist_export": Route(kwargs=_list, role="admin", methods=GET, api=True),
     # Other Force's case and finished export are built by tests/routes/exports.py.
     "triage:api_case_exports": Route(kwargs=lambda w: {"case": w.export_case.uuid}, api=True),
-    "triage:api_export": Route(kwargs=lambda w: {"export": w.export.uuid}, methods=GET, api=True),
+    "triage:api_export": Route(
+        kwargs=lambda w: {"export": w.export.uuid}, methods=("GET", "DELETE"), api=True
+    ),
     "triage:api_export_download": Route(
         kwargs=lambda w: {"export": w.export.uuid}, methods=GET, api=True
     ),

@@ -36,4 +36,5 @@ ROUTES = {
     "triage:export_create": Route(kwargs=_case, methods=("POST",)),
     "triage:export_detail": Route(kwargs=_export, methods=("GET",)),
     "triage:export_download": Route(kwargs=_export, methods=("GET",)),
+    "triage:export_delete": Route(kwargs=_export, methods=("POST",)),
 }

@@ -63,6 +63,7 @@ ERRORS = {
     "403": ("Role not enough", "permission_denied", "This needs the admin role in your agency."),
     "404": ("Not found or not yours", "not_found", MESSAGES["not_found"]),
     "409": ("Conflict with the object's state", "conflict", "See the message."),
+    "410": ("Deleted: it existed, its content does not any more", "gone", "See the message."),
     "413": ("Upload too large", "payload_too_large", "Split the upload into several requests."),
     "415": ("Wrong content type", "unsupported_media_type", MESSAGES["unsupported_media_type"]),
     "429": ("Rate-limited", "throttled", "Request was throttled. Retry in 30 seconds."),

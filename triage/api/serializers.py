@@ -356,10 +356,18 @@ class ExportSerializer(serializers.ModelSerializer):
             "created_by",
             "created_at",
             "finished_at",
+            "expired_at",
             "download_url",
             "files",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "status": {
+                "help_text": "`expired`: its files were deleted (the agency's export "
+                "retention, or by hand) at `expired_at`; downloads answer 410."
+            },
+            "expired_at": {"help_text": "When its files were deleted; null until then."},
+        }
 
     def get_batch(self, job) -> serializers.UUIDField(allow_null=True):
         return str(job.batch.uuid) if job.batch_id else None

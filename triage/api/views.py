@@ -630,6 +630,7 @@ EXPORT_EXAMPLE = OpenApiExample(
         "created_by": "ivan",
         "created_at": "2026-03-02T10:15:00Z",
         "finished_at": None,
+        "expired_at": None,
         "download_url": None,
         "files": [],
     },
@@ -650,6 +651,7 @@ EXPORT_DONE_EXAMPLE = OpenApiExample(
         "created_by": "ivan",
         "created_at": "2026-03-02T10:15:00Z",
         "finished_at": "2026-03-02T10:15:40Z",
+        "expired_at": None,
         "download_url": f"{EXAMPLE_DOWNLOAD}?file=bundle",
         "files": [
             {
@@ -662,6 +664,41 @@ EXPORT_DONE_EXAMPLE = OpenApiExample(
         ],
     },
     response_only=True,
+)
+EXPORT_EXPIRED_EXAMPLE = OpenApiExample(
+    "Export deleted",
+    value={
+        "uuid": "5f0c3a0e-8d1c-4a55-9a57-0d7f5d1f2a10",
+        "case": "0b7e4a8e-3f1d-4c1e-9f59-2b8f4f0f8c21",
+        "case_reference": "OP-2026-17",
+        "batch": None,
+        "kind": "case",
+        "status": "expired",
+        "status_label": "Expired (deleted)",
+        "progress": 100,
+        "error": "",
+        "created_by": "ivan",
+        "created_at": "2026-03-02T10:15:00Z",
+        "finished_at": "2026-03-02T10:15:40Z",
+        "expired_at": "2026-04-01T11:00:00Z",
+        "download_url": None,
+        "files": [],
+    },
+    response_only=True,
+)
+GONE_EXAMPLE = OpenApiExample(
+    "Deleted",
+    value={
+        "error": {
+            "code": "export_expired",
+            "message": "This export was deleted on 2026-04-01 (kept 30 days), by the "
+            "agency's export retention or by hand: its files cannot be downloaded any more. "
+            "Start a new export of the case if you need one.",
+            "details": {"status": "expired", "expired_at": "2026-04-01T11:00:00Z"},
+        }
+    },
+    response_only=True,
+    status_codes=["410"],
 )
 NOT_READY_EXAMPLE = OpenApiExample(
     "Not ready",
@@ -730,15 +767,60 @@ class CaseExportsView(ApiView):
         return Response(s.ExportSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
+def _gone(job) -> ApiError:
+    return ApiError(
+        export_services.gone_message(job),
+        code="export_expired",
+        status_code=410,
+        details={"status": job.status, "expired_at": job.expired_at},
+    )
+
+
 class ExportDetailView(ApiView):
     @extend_schema(
         summary="One export with its status and progress (poll this)",
         responses=s.ExportSerializer,
-        examples=[EXPORT_EXAMPLE, EXPORT_DONE_EXAMPLE, ERROR_EXAMPLE],
+        examples=[EXPORT_EXAMPLE, EXPORT_DONE_EXAMPLE, EXPORT_EXPIRED_EXAMPLE, ERROR_EXAMPLE],
         tags=["exports"],
     )
     def get(self, request, export):
         return Response(s.ExportSerializer(export_selectors.export_for(request, export)).data)
+
+    @extend_schema(
+        summary="Delete a finished export's files now",
+        description=(
+            "Deletes the export's folder and zip (audited `export.deleted`); the export "
+            "itself stays, with `status` `expired` and `expired_at`, as the record of what "
+            "was exported, and its downloads answer 410. For the export's creator, or a "
+            "supervisor or admin of the agency (403 otherwise). Deleting again changes "
+            "nothing; an export still being made answers 409 `export_not_deletable`. "
+            "Finished exports are also deleted automatically after the agency's "
+            "`export_retention_days`."
+        ),
+        request=None,
+        responses={200: s.ExportSerializer, 409: OpenApiTypes.OBJECT},
+        examples=[EXPORT_EXPIRED_EXAMPLE],
+        tags=["exports"],
+    )
+    def delete(self, request, export):
+        job = export_selectors.export_for(request, export)
+        if not export_selectors.may_delete(request, job):
+            raise ApiError(
+                "Only the person who made this export, a supervisor or an admin may delete it.",
+                code="permission_denied",
+                status_code=403,
+            )
+        try:
+            export_services.export_delete(job=job, user=request.user, request=request._request)
+        except export_services.ExportNotDeletable as exc:
+            raise ApiError(
+                str(exc),
+                code="export_not_deletable",
+                status_code=409,
+                details={"status": job.status},
+            ) from None
+        job = export_selectors.export_for(request, export)
+        return Response(s.ExportSerializer(job).data)
 
 
 DOWNLOAD_TYPES = sorted({content_type for _, content_type in export_services.EXPORT_FILES.values()})
@@ -757,7 +839,10 @@ class ExportDownloadView(ApiView):
             "`file=bundle` (default) is the zip of every file with the signed manifest; "
             "`vics`, `csv`, `report`, `report_pdf` and `manifest` are single files of it. "
             "Each download is audited. Verify a bundle with "
-            "`manage.py verify_export PATH`, or each file against the manifest's SHA-256."
+            "`manage.py verify_export PATH [--public-key HEX]` (the agency's Ed25519 public "
+            "key, shown on its exports page), or each file against the manifest's SHA-256. "
+            "An export whose files were deleted (retention, or by hand) answers 410 "
+            "`export_expired`."
         ),
         parameters=[
             OpenApiParameter("file", str, enum=list(export_services.EXPORT_FILES), default="bundle")
@@ -768,8 +853,9 @@ class ExportDownloadView(ApiView):
                 for ct in DOWNLOAD_TYPES
             },
             (409, "application/json"): OpenApiTypes.OBJECT,
+            (410, "application/json"): OpenApiTypes.OBJECT,
         },
-        examples=[NOT_READY_EXAMPLE],
+        examples=[NOT_READY_EXAMPLE, GONE_EXAMPLE],
         tags=["exports"],
     )
     def get(self, request, export):
@@ -781,6 +867,8 @@ class ExportDownloadView(ApiView):
                 code="invalid",
                 details={"file": [f"{key[:40]!r} is not one of the export's files"]},
             )
+        if job.is_expired:
+            raise _gone(job)
         if job.status != ExportJob.Status.DONE:
             if job.is_active:
                 message = (
@@ -803,6 +891,9 @@ class ExportDownloadView(ApiView):
             path, name, content_type = export_services.export_file(job, key)
             handle = open(path, "rb")  # noqa: SIM115 (FileResponse closes it)
         except (export_services.ExportNotAvailable, OSError) as exc:
+            job.refresh_from_db(fields=["status", "expired_at"])
+            if job.is_expired:  # deleted since it was loaded above
+                raise _gone(job) from None
             raise ApiError(
                 str(exc)
                 if isinstance(exc, export_services.ExportNotAvailable)

@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from hub.policy import CATEGORY_SCHEMES
+from triage.exports.manifest import agency_signing_key
 from triage.exports.selectors import export_items, item_rows
 from triage.models import EvidenceBatch, Match, ReviewDecision
 
@@ -62,6 +63,9 @@ def report_context(job) -> dict:
         "matches": match_rows,
         "decisions": decision_rows,
         "rows": item_rows(job),
+        # The key that signs this export's manifest, for the recipient to compare with
+        # the one the agency gave them out of band.
+        "signing_key": agency_signing_key(str(job.agency.uuid)),
     }
 
 
@@ -113,6 +117,11 @@ def write_report_pdf(context: dict, path) -> None:
         p(f"Agency: {context['agency'].name}"),
         p(f"Export {job.uuid}, created by {job.created_by or 'system'}"),
         p(f"Generated at {context['generated_at'].isoformat()}"),
+        p(
+            f"Manifest signed with {context['signing_key'].algorithm} public key (hex) "
+            f"{context['signing_key'].public_key}, SHA-256 fingerprint "
+            f"{context['signing_key'].fingerprint}"
+        ),
         p(f"Scope: {job.batch.exhibit_ref or job.batch.uuid if job.batch else 'whole case'}"),
         Spacer(1, 4 * mm),
         Paragraph("Exhibits", styles["Heading2"]),

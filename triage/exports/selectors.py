@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
 
-from hub.access import get_scoped_or_404
+from hub.access import get_scoped_or_404, has_role
+from hub.models import Role
 from triage.access import visible_cases
 from triage.models import EvidenceItem, ExportJob, Match, ReviewDecision
 
@@ -80,6 +81,13 @@ def visible_exports(request) -> QuerySet[ExportJob]:
 def export_for(request, export_uuid) -> ExportJob:
     """One export job of a case the requesting user may see, or 404."""
     return get_scoped_or_404(request, visible_exports(request), uuid=export_uuid)
+
+
+def may_delete(request, job: ExportJob) -> bool:
+    """Who may delete an export's files by hand: its creator, or a supervisor or admin of
+    the agency. (Seeing the export at all is ``export_for``'s check: the others get 404;
+    an investigator on the case who did not make it gets 403.)"""
+    return job.created_by_id == request.user.pk or has_role(request, Role.SUPERVISOR)
 
 
 def case_exports(case) -> QuerySet[ExportJob]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-__all__ = ["fixity_sweep", "run_export"]
+__all__ = ["expire", "fixity_sweep", "run_export"]
 
 
 @shared_task(name="triage.exports.run_export")
@@ -21,3 +21,12 @@ def fixity_sweep() -> dict:
 
     report = fixity.fixity_sweep()
     return {"checked": report.checked, "failed": len(report.failures)}
+
+
+@shared_task(name="triage.exports.expire")
+def expire() -> dict:
+    """Delete the files of exports past their agency's retention (beat: hourly; hub-wide,
+    see hub.db_scope.HUB_WIDE_TASKS)."""
+    from triage.exports.services import expire_exports
+
+    return {"expired": expire_exports()}

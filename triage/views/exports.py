@@ -1,15 +1,19 @@
 """Export pages: create an export of a case (or one upload), its progress (an htmx
-fragment of the same view), the case's list of exports, and the zip download.
+fragment of the same view), the case's list of exports, the zip download, and deleting an
+export's files by hand.
 
 Who may: supervisors and admins of the agency, and investigators on the case, exactly the
-people who see the case (``triage.access``); anyone else gets a 404. Every response is
-``Cache-Control: no-store``: an export lists evidence hashes and reviewer decisions."""
+people who see the case (``triage.access``); anyone else gets a 404. Deleting is for the
+export's creator or a supervisor or admin (``selectors.may_delete``); another investigator
+on the case gets a 403. Every response is ``Cache-Control: no-store``: an export lists
+evidence hashes and reviewer decisions. An expired export's download answers 410 Gone."""
 
 from __future__ import annotations
 
 import json
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -49,12 +53,30 @@ def export_create(request, case):
     return redirect("triage:case_detail", case=case.uuid)
 
 
+def _with_permissions(request, jobs):
+    """The jobs, each told whether the requester may delete it (for its row's button)."""
+    for job in jobs:
+        job.may_delete = selectors.may_delete(request, job)
+    return jobs
+
+
 def _list_response(request, case):
     return render(
         request,
         "triage/exports/_list.html",
-        {"case": case, "exports": list(selectors.case_exports(case)[:50])},
+        {
+            "case": case,
+            "exports": _with_permissions(request, list(selectors.case_exports(case)[:50])),
+        },
     )
+
+
+def _signing_context(request) -> dict:
+    """The agency's manifest-signing public key and its export retention, for the page."""
+    return {
+        "signing_key": manifest_mod.agency_signing_key(str(request.agency.uuid)),
+        "export_retention_days": request.agency.policy.export_retention_days,
+    }
 
 
 @never_cache
@@ -70,8 +92,9 @@ def export_list(request, case):
         "triage/exports/list.html",
         {
             "case": case,
-            "exports": list(selectors.case_exports(case)[:200]),
+            "exports": _with_permissions(request, list(selectors.case_exports(case)[:200])),
             "batches": list(case.batches.order_by("created_at")),
+            **_signing_context(request),
         },
     )
 
@@ -81,6 +104,7 @@ def export_list(request, case):
 @require_http_methods(["GET"])
 def export_detail(request, export):
     job = selectors.export_for(request, export)
+    _with_permissions(request, [job])
     if _is_htmx(request):
         return render(request, "triage/exports/_row.html", {"job": job})
     files = []
@@ -91,7 +115,18 @@ def export_detail(request, export):
         except (OSError, ValueError):
             files = []
     return render(
-        request, "triage/exports/detail.html", {"job": job, "case": job.case, "files": files}
+        request,
+        "triage/exports/detail.html",
+        {"job": job, "case": job.case, "files": files, **_signing_context(request)},
+    )
+
+
+def _gone(request, job):
+    return render(
+        request,
+        "triage/exports/gone.html",
+        {"job": job, "case": job.case, "message": services.gone_message(job)},
+        status=410,
     )
 
 
@@ -100,11 +135,16 @@ def export_detail(request, export):
 @require_http_methods(["GET"])
 def export_download(request, export):
     job = selectors.export_for(request, export)
+    if job.is_expired:
+        return _gone(request, job)
     if job.status != ExportJob.Status.DONE:
         raise Http404("This export is not ready.")
     try:
         handle = open(services.export_zip(job), "rb")  # noqa: SIM115 (FileResponse closes it)
     except OSError:
+        job.refresh_from_db(fields=["status", "expired_at"])
+        if job.is_expired:  # deleted since it was loaded above
+            return _gone(request, job)
         raise Http404("The export file is missing.") from None
     services.export_download_record(job=job, request=request)
     response = FileResponse(
@@ -115,3 +155,30 @@ def export_download(request, export):
     )
     response["Cache-Control"] = "no-store, private"
     return response
+
+
+@never_cache
+@agency_required(Role.INVESTIGATOR)
+@require_http_methods(["POST"])
+def export_delete(request, export):
+    """Delete a finished export's files now (audited ``export.deleted``); the row stays,
+    expired. htmx gets the export's row back; a plain form goes back to the list."""
+    job = selectors.export_for(request, export)
+    if not selectors.may_delete(request, job):
+        raise PermissionDenied(
+            "Only the person who made this export, a supervisor or an admin may delete it."
+        )
+    try:
+        deleted = services.export_delete(job=job, user=request.user, request=request)
+    except services.ExportNotDeletable as exc:
+        messages.error(request, str(exc))
+    else:
+        if deleted:
+            messages.success(request, "Export deleted: its folder and zip no longer exist.")
+        else:
+            messages.info(request, "This export's files were deleted already.")
+    if _is_htmx(request):
+        job.refresh_from_db()
+        _with_permissions(request, [job])
+        return render(request, "triage/exports/_row.html", {"job": job})
+    return redirect("triage:export_list", case=job.case.uuid)
