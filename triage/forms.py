@@ -53,6 +53,7 @@ class CaseForm(forms.Form):
     )
 
     def __init__(self, *args, agency, case: Case | None = None, **kwargs):
+        kwargs.setdefault("label_suffix", "")  # no colon after labels, as on other forms
         super().__init__(*args, **kwargs)
         self.agency = agency
         self.case = case
@@ -110,6 +111,10 @@ class UploadForm(forms.Form):
         widget=MultipleFileInput(attrs={"multiple": True, "webkitdirectory": True}),
         help_text="Folder paths are kept as provenance.",
     )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")  # no colon after labels, as on other forms
+        super().__init__(*args, **kwargs)
 
     def all_files(self):
         return [*self.cleaned_data.get("files", []), *self.cleaned_data.get("folder", [])]

@@ -11,21 +11,37 @@ from hub.access import agency_required
 from hub.forms import AgencySettingsForm
 from hub.models import Role
 
+# Policy keys whose form field has another name (or that several fields make up).
+CHANGE_LABELS = {"weights": "Priority weights", "max_upload_bytes": "Max upload size"}
+
+
+def _changed_names(form: AgencySettingsForm, changes: dict) -> list[str]:
+    """The changed settings as the form labels them, not as policy keys."""
+    names = []
+    for key in changes:
+        if key in CHANGE_LABELS:
+            names.append(CHANGE_LABELS[key])
+        elif key in form.fields:
+            names.append(str(form[key].label))
+        else:
+            names.append(key)
+    return sorted(names, key=str.lower)
+
 
 @require_http_methods(["GET", "POST"])
 @agency_required(Role.ADMIN)
 def agency_settings(request):
-    initial = AgencySettingsForm.initial_for(request.agency.policy)
-    form = AgencySettingsForm(request.POST or None, initial=initial)
+    policy = request.agency.policy
+    form = AgencySettingsForm(request.POST or None, initial=AgencySettingsForm.initial_for(policy))
     if request.method == "POST" and form.is_valid():
         changes = services.agency_settings_update(
             agency=request.agency,
-            values=form.policy_values(),
+            values=form.policy_values(current=policy),
             actor=request.user,
             request=request,
         )
         if changes:
-            messages.success(request, f"Saved: {', '.join(sorted(changes))}.")
+            messages.success(request, f"Saved: {', '.join(_changed_names(form, changes))}.")
         else:
             messages.info(request, "Nothing changed.")
         return redirect("hub:agency_settings")

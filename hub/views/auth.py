@@ -21,6 +21,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from hub.audit import audit_record
+from hub.models import Membership
 from hub.throttle import PasswordChecksBusy, ip_throttled, note_ip_failure, password_check_slot
 
 ACK_TEXT = (
@@ -45,6 +46,24 @@ class OTPForm(forms.Form):
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         ),
     )
+
+
+def _audit_sign_in(action: str, user, request, data: dict | None = None) -> None:
+    """Record a sign-in event (login, logout, second factor) in the hub chain and in the
+    chain of every agency where the user is an active member, so each agency admin reads
+    the logins of their own people in the audit log, as they read failed logins
+    (``hub.throttle._audit_failure``). Every agency, not only the one the user lands in:
+    they may switch agency at once. A hub operator without membership is in the hub chain
+    only."""
+    agencies = [
+        m.agency
+        for m in Membership.objects.filter(
+            user=user, is_active=True, agency__is_active=True
+        ).select_related("agency")
+    ]
+    with transaction.atomic():
+        for agency in [None, *agencies]:
+            audit_record(action, agency=agency, actor=user, request=request, data=data)
 
 
 def _safe_next(request) -> str:
@@ -103,14 +122,7 @@ def _logged_in(request, user):
     auth.login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     request.session["next_after_otp"] = _safe_next(request)
     if not settings.HUB_REQUIRE_2FA:
-        with transaction.atomic():
-            audit_record(
-                "auth.login",
-                agency=None,
-                actor=user,
-                request=request,
-                data={"second_factor": "disabled (demo)"},
-            )
+        _audit_sign_in("auth.login", user, request, {"second_factor": "disabled (demo)"})
         return redirect(request.session.pop("next_after_otp"))
     return redirect("hub:login_otp")
 
@@ -142,17 +154,17 @@ def login_otp_view(request):
                 if enrolling:
                     device.confirmed = True
                     device.save(update_fields=["confirmed"])
-                    audit_record("auth.2fa_enrolled", agency=None, actor=user, request=request)
+                    _audit_sign_in("auth.2fa_enrolled", user, request)
                 otp_login(request, device)
                 # The session just gained the second factor: give it a new id (and a new
                 # CSRF token), as auth.login does at the password step, so an id seen
                 # before this step (half logged in) is worth nothing afterwards.
                 request.session.cycle_key()
                 rotate_token(request)
-                audit_record("auth.login", agency=None, actor=user, request=request)
+                _audit_sign_in("auth.login", user, request)
             return redirect(request.session.pop("next_after_otp", reverse("hub:home")))
         note_ip_failure(request)
-        audit_record("auth.2fa_failed", agency=None, actor=user, request=request)
+        _audit_sign_in("auth.2fa_failed", user, request)
         error = "That code is not correct. Codes change every 30 seconds."
     context = {"form": form, "error": error, "enrolling": enrolling}
     if enrolling:
@@ -167,7 +179,7 @@ def login_otp_view(request):
 def logout_view(request):
     user = request.user if request.user.is_authenticated else None
     if user is not None:
-        audit_record("auth.logout", agency=None, actor=user, request=request)
+        _audit_sign_in("auth.logout", user, request)
     auth.logout(request)
     messages.info(request, "You are logged out.")
     return redirect("hub:login")

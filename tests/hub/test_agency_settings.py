@@ -30,7 +30,7 @@ def test_page_shows_every_policy_field(client_for, alice):
         "break_reminder_after_reveals",
         "lease_seconds",
         "undo_seconds",
-        "max_upload_bytes",
+        "max_upload_gib",
         "retention_days",
     ):
         assert f'name="{name}"'.encode() in response.content, name
@@ -106,3 +106,16 @@ def test_admin_only(client_for, sam, demo_agency):
     assert response.status_code == 403
     demo_agency.refresh_from_db()
     assert demo_agency.settings == {}
+
+
+def test_the_non_pertinent_near_match_weight_is_an_agency_setting(client_for, alice, demo_agency):
+    form = client_for(alice).get(reverse("hub:agency_settings")).content.decode()
+    assert 'name="weight_near_match_non_pertinent"' in form
+    response = client_for(alice).post(
+        reverse("hub:agency_settings"), _valid(weight_near_match_non_pertinent=12.5)
+    )
+    assert response.status_code == 302
+    demo_agency.refresh_from_db()
+    assert demo_agency.policy.weights.near_match_non_pertinent == 12.5
+    changes = events(demo_agency, "agency.settings_changed").get().data["changes"]
+    assert changes["weights"]["new"]["near_match_non_pertinent"] == 12.5

@@ -7,6 +7,7 @@ table next to it, which is what screen readers should use."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from html import escape
 
@@ -26,15 +27,20 @@ class Series:
     values: list[float]
 
 
-def nice_max(value: float) -> float:
-    """A round upper bound for the y axis (1, 2, 2.5, 5 × 10^n)."""
-    if value <= 0:
-        return 1.0
-    magnitude = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return float(step * magnitude)
-    return float(10 * magnitude)  # pragma: no cover
+def nice_ticks(peak: float, *, integer: bool = True, target: int = 4) -> list[float]:
+    """The y-axis ticks, from 0 to a round top at or above ``peak``, about ``target``
+    intervals of 1, 2, 2.5 or 5 × 10^n. With ``integer`` (every chart here counts items,
+    reveals or minutes) the step is at least 1, so an axis never reads 6.25."""
+    peak = max(float(peak), 0.0)
+    raw = peak / target if peak > 0 else 1.0
+    magnitude = 10 ** math.floor(math.log10(raw))
+    # 2.5 only where it stays whole for a count axis (25, 250, ...).
+    steps = (1, 2, 2.5, 5, 10) if magnitude >= 10 or not integer else (1, 2, 5, 10)
+    step = next(m * magnitude for m in steps if m * magnitude >= raw * (1 - 1e-9))
+    if integer:
+        step = max(1, round(step))
+    intervals = max(1, math.ceil(peak / step - 1e-9))
+    return [step * i for i in range(intervals + 1)]
 
 
 def _fmt(v: float) -> str:
@@ -52,11 +58,11 @@ def _frame(chart_id: str, title: str, desc: str, body: list[str]) -> SafeString:
     )
 
 
-def _axes(labels: list[str], top: float, plot_w: float, plot_h: float) -> list[str]:
+def _axes(labels: list[str], ticks: list[float], plot_w: float, plot_h: float) -> list[str]:
     out = []
-    for i in range(5):
-        value = top * i / 4
-        y = PAD_TOP + plot_h - plot_h * i / 4
+    top = ticks[-1]
+    for value in ticks:
+        y = PAD_TOP + plot_h - plot_h * value / top
         out.append(
             f'<line class="grid" x1="{PAD_LEFT}" x2="{PAD_LEFT + plot_w:.1f}" '
             f'y1="{y:.1f}" y2="{y:.1f}"/>'
@@ -122,8 +128,9 @@ def bar_chart(
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
     peak = max([v for s in series for v in s.values] + [guideline or 0, 0])
-    top = nice_max(peak)
-    body = _axes(labels, top, plot_w, plot_h)
+    ticks = nice_ticks(peak)
+    top = ticks[-1]
+    body = _axes(labels, ticks, plot_w, plot_h)
     n = max(len(labels), 1)
     slot = plot_w / n
     bar_w = max(1.0, slot * 0.8 / max(len(series), 1))
@@ -156,8 +163,9 @@ def line_chart(
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
     peak = max([v for s in series for v in s.values] + [guideline or 0, 0])
-    top = nice_max(peak)
-    body = _axes(labels, top, plot_w, plot_h)
+    ticks = nice_ticks(peak)
+    top = ticks[-1]
+    body = _axes(labels, ticks, plot_w, plot_h)
     slot = plot_w / max(len(labels), 1)
     for si, s in enumerate(series):
         points = [

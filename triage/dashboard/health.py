@@ -72,10 +72,44 @@ def _filesystem_depths(folder) -> dict:
     return counts
 
 
-def workers_seen(timeout: float = 1.0) -> list[str] | None:
+# Transports where the page does not ask the workers: ``memory://`` lives in one process,
+# so no worker can ever answer; ``filesystem://`` (the demo) polls its folders about once
+# a second, so a ping round trip takes longer than the page should wait (the page took
+# ~2 s and still said "unknown"). ``celery -A hub inspect ping`` asks them at leisure.
+NO_PING_TRANSPORTS = frozenset({"filesystem", "memory"})
+
+
+def workers_unavailable_reason(broker_url: str | None = None) -> str:
+    """Why worker status cannot be shown with this broker ("" when it can be asked)."""
+    url = broker_url if broker_url is not None else settings.CELERY_BROKER_URL
+    kind = _broker_kind(url)
+    if kind in NO_PING_TRANSPORTS:
+        return f"worker status is not available with the {kind} broker (demo mode)"
+    if not _supports_broadcast(kind):
+        return f"worker status is not available with the {kind} broker (no broadcast)"
+    return ""
+
+
+def _supports_broadcast(kind: str) -> bool:
+    """Remote control (ping) needs fanout exchanges; a transport that cannot be loaded
+    here is given the benefit of the doubt (the ping's deadline still bounds it)."""
+    try:
+        from kombu.transport import resolve_transport
+        from kombu.utils.imports import symbol_by_name
+
+        transport = symbol_by_name(resolve_transport(kind))
+        return "fanout" in transport.implements.exchange_type
+    except Exception:  # noqa: BLE001 — unknown alias or missing client library
+        return True
+
+
+def workers_seen(timeout: float = 1.0, broker_url: str | None = None) -> list[str] | None:
     """Names of the Celery workers that answered a ping, or None when the broker could
-    not be asked. The ping runs in a daemon thread with a hard deadline, so a broker that
-    hangs on connect cannot hold the page."""
+    not be asked (at once for a transport in ``workers_unavailable_reason``). The ping
+    runs in a daemon thread with a hard deadline, so a broker that hangs on connect
+    cannot hold the page."""
+    if workers_unavailable_reason(broker_url):
+        return None
     result: dict = {}
 
     def ping():
@@ -115,9 +149,11 @@ def fixity_failures() -> int:
 
 
 def hub_health() -> dict:
+    workers = workers_seen()
     return {
         "queues": queue_depths(),
-        "workers": workers_seen(),
+        "workers": workers,
+        "workers_note": workers_unavailable_reason() if workers is None else "",
         "failures": failures_last_day(),
         "fixity_failures": fixity_failures(),
         "broker": _broker_kind(settings.CELERY_BROKER_URL),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_http_methods
 
 from hub.access import agency_required
@@ -31,6 +32,15 @@ def _filter(request) -> tuple[DashboardFilterForm, dash.DashboardFilter, str]:
 
 def _hours(delta) -> float | None:
     return None if delta is None else round(delta.total_seconds() / 3600, 1)
+
+
+def _wait(since, now) -> dict | None:
+    """ "3 days", "18 minutes" as number and unit: the same humanised age as the case list
+    (not "0.0 d"), the unit set smaller so that it fits a stat box on a phone."""
+    if since is None:
+        return None
+    number, _, unit = timesince(since, now, depth=1).partition("\xa0")
+    return {"number": number, "unit": unit}
 
 
 def _pct(share) -> float | None:
@@ -124,5 +134,6 @@ def dashboard(request):
             "sortless_query": sortless.urlencode(),
             "table_names": list(downloads.tables(data)),
             "now": timezone.now(),
+            "oldest_wait": _wait(data["backlog"]["oldest"], f.now),
         },
     )

@@ -1,0 +1,1 @@
+"""HTTP-level tests of the form and page fixes of the UI audit."""
