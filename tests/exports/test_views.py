@@ -135,3 +135,21 @@ def test_health_page_counts_fixity_failures(processed_case, hugo, client_for):
     page = client_for(hugo).get(reverse("triage:hub_health"))
     assert page.status_code == 200
     assert b"4</span> stored originals failed the last fixity check" in page.content
+
+
+def test_an_empty_case_offers_no_export_and_an_upload_without_a_reference_is_named_by_date(
+    client_for, ivan, demo_agency, sam
+):
+    from triage.models import Case, EvidenceBatch
+
+    case = Case.objects.create(
+        agency=demo_agency, reference="EMPTY-1", title="Empty", created_by=ivan
+    )
+    client = client_for(ivan)
+    url = reverse("triage:export_list", kwargs={"case": case.uuid})
+    html = client.get(url).content.decode()
+    assert 'data-testid="export-nothing"' in html and 'data-testid="export-new"' not in html
+    batch = EvidenceBatch.objects.create(agency=demo_agency, case=case, uploaded_by=ivan)
+    html = client.get(url).content.decode()
+    assert 'data-testid="export-new"' in html
+    assert f">{batch.uuid}<" not in html and "Upload of " in html

@@ -46,9 +46,10 @@ def export_create(request, case):
     except services.ExportRefused as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Export started: it appears below when it is ready.")
         if _is_htmx(request):
+            messages.success(request, "Export started: it appears below when it is ready.")
             return _list_response(request, case)
+        messages.success(request, "Export started: this page shows its progress.")
         return redirect("triage:export_detail", export=job.uuid)
     return redirect("triage:case_detail", case=case.uuid)
 
