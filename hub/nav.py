@@ -4,7 +4,13 @@ An agency admin's pages (users, settings, models, audit log) sit under one "Admi
 disclosure (``<details>``, no script: the CSP forbids inline script, and none is needed to
 open it by mouse or keyboard), so that an admin's bar fits on one line at 1280 px. An
 operator's entries stay on top for an operator alone, and are grouped under "Hub" when the
-operator also works in an agency (the bar would otherwise wrap again)."""
+operator also works in an agency (the bar would otherwise wrap again).
+
+A hub operator publishes hub-wide hash lists and models. Their pages admit an operator who
+has no active agency (``hashlist_access``, ``model_access``), whatever the agency role
+minimum in ``NAV`` says, so those entries are offered to such an operator too
+(``OPERATOR_ALSO``). An operator working in an agency is, on those pages, a member of it:
+the entries follow the agency role there (offering them otherwise would lead to a 403)."""
 
 from __future__ import annotations
 
@@ -34,6 +40,10 @@ NAV = [
 ]
 
 
+# Pages that serve a hub operator without an agency (hub-wide hash lists and models).
+OPERATOR_ALSO = frozenset({"triage:hashlist_list", "triage:model_list"})
+
+
 def _allowed(request, membership, role) -> bool:
     if role == "operator":
         return bool(request.user.is_hub_operator)
@@ -46,9 +56,12 @@ def nav_for(request) -> list[dict]:
     membership = getattr(request, "membership", None)
     entries: list[dict] = []
     groups: dict[str, dict] = {}
+    operator_alone = membership is None and bool(getattr(request.user, "is_hub_operator", False))
     for label, name, role, group in NAV:
         if not _allowed(request, membership, role):
-            continue
+            if not (operator_alone and name in OPERATOR_ALSO):
+                continue
+            group = None  # a hub page for this operator, not an agency admin's
         try:
             url = reverse(name)
         except NoReverseMatch:
