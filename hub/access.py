@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import wraps
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
@@ -35,6 +36,12 @@ def agency_required(role: str = Role.INVESTIGATOR):
                 return redirect("hub:login_otp")
             membership = getattr(request, "membership", None)
             if membership is None:
+                hint = (
+                    " Hub pages are under Agencies and Hub health."
+                    if request.user.is_hub_operator
+                    else " Ask an agency admin for an invitation."
+                )
+                messages.info(request, "That page belongs to an agency and you have none." + hint)
                 return redirect("hub:home")
             if not membership.has_role(role):
                 raise PermissionDenied("Your role in this agency does not allow this.")

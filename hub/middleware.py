@@ -76,3 +76,28 @@ class ActiveAgencyMiddleware:
                 request.membership = chosen
                 request.agency = chosen.agency
         return self.get_response(request)
+
+
+class MethodNotAllowedPageMiddleware:
+    """A page, not an empty body, for a browser that GETs a POST-only URL (a bookmarked
+    form action, say). The API keeps its JSON answers; the ``Allow`` header is kept."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 405
+            and request.method == "GET"
+            and not request.path.startswith("/api/")
+            and not getattr(response, "streaming", False)
+            and not response.content
+        ):
+            from django.shortcuts import render
+
+            page = render(request, "405.html", status=405)
+            if response.has_header("Allow"):
+                page["Allow"] = response["Allow"]
+            return page
+        return response

@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "hub.middleware.ActiveAgencyMiddleware",
     "hub.db_scope.TenantScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "hub.middleware.MethodNotAllowedPageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
