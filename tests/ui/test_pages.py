@@ -288,7 +288,6 @@ def test_favicon_is_linked_and_served(client_for, ivan, client):
     assert response.status_code == 301 and response["Location"] == "/static/favicon.ico"
 
 
-
 def test_a_get_on_a_post_only_address_gets_a_page_and_the_api_keeps_its_answer(client_for, ivan):
     client = client_for(ivan)
     response = client.get(reverse("triage:review_preferences"))  # POST only
@@ -298,9 +297,7 @@ def test_a_get_on_a_post_only_address_gets_a_page_and_the_api_keeps_its_answer(c
     assert b"error-405" not in api.content
 
 
-def test_an_operator_without_an_agency_is_told_why_an_agency_page_sends_him_home(
-    client_for, hugo
-):
+def test_an_operator_without_an_agency_is_told_why_an_agency_page_sends_him_home(client_for, hugo):
     response = client_for(hugo).get(reverse("hub:audit_log"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("hub:home")
     assert "belongs to an agency and you have none" in response.content.decode()

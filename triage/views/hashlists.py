@@ -89,16 +89,32 @@ def get_owned_list_or_404(request, list_uuid) -> HashList:
 class HashListForm(forms.Form):
     name = forms.CharField(max_length=200)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    scheme = forms.ChoiceField(choices=Scheme.choices)
+    scheme = forms.ChoiceField(choices=Scheme.choices, label="Category scheme")
     category_map = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
+        label="Category map (JSON)",
         help_text="Required when the list's scheme differs from your agency's, e.g. "
         '{"0": "5", "1": "1"} (legacy 0 is uncategorised; Project VIC 0 is non-pertinent).',
     )
-    pdq_threshold = forms.IntegerField(min_value=0, max_value=128, initial=31)
-    pdq_quality_min = forms.IntegerField(min_value=0, max_value=100, initial=50)
-    is_active = forms.BooleanField(required=False, initial=True)
+    pdq_threshold = forms.IntegerField(
+        min_value=0,
+        max_value=128,
+        initial=31,
+        label="PDQ match distance (bits, reference 31)",
+        help_text="Bits that may differ for a near match; the PDQ reference is 31.",
+    )
+    pdq_quality_min = forms.IntegerField(
+        min_value=0,
+        max_value=100,
+        initial=50,
+        label="PDQ minimum quality",
+        help_text="Hashes of lower quality (0-100) are not matched; the PDQ reference ignores "
+        "those below 50.",
+    )
+    is_active = forms.BooleanField(
+        required=False, initial=True, label="Active: match items against this list"
+    )
 
     def clean_category_map(self):
         raw = (self.cleaned_data.get("category_map") or "").strip()
