@@ -5,23 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.intake_web import conftest as intake_web
 
-@pytest.fixture
-def case(demo_agency, ivan, sam):
-    from triage.services.intake import case_create
-
-    return case_create(
-        agency=demo_agency, user=sam, reference="DP-100", title="Harbour", urgency=2, team=[ivan]
-    )
-
-
-@pytest.fixture
-def other_case(other_agency, oscar):
-    from triage.services.intake import case_create
-
-    return case_create(
-        agency=other_agency, user=oscar, reference="OF-7", title="Elsewhere", team=[oscar]
-    )
+# The same Demo Police and Other Force cases as the intake web tests.
+case = intake_web.case
+other_case = intake_web.other_case
 
 
 @pytest.fixture

@@ -615,43 +615,31 @@ class HashListExportView(ApiView):
 # --- exports ---------------------------------------------------------------------------
 
 EXAMPLE_DOWNLOAD = "/api/v1/exports/5f0c3a0e-8d1c-4a55-9a57-0d7f5d1f2a10/download/"
-EXPORT_EXAMPLE = OpenApiExample(
-    "Export running",
-    value={
-        "uuid": "5f0c3a0e-8d1c-4a55-9a57-0d7f5d1f2a10",
-        "case": "0b7e4a8e-3f1d-4c1e-9f59-2b8f4f0f8c21",
-        "case_reference": "OP-2026-17",
-        "batch": None,
-        "kind": "case",
-        "status": "running",
-        "status_label": "Exporting",
-        "progress": 45,
-        "error": "",
-        "created_by": "ivan",
-        "created_at": "2026-03-02T10:15:00Z",
-        "finished_at": None,
-        "expired_at": None,
-        "download_url": None,
-        "files": [],
-    },
-    response_only=True,
-)
+_EXPORT_RUNNING = {
+    "uuid": "5f0c3a0e-8d1c-4a55-9a57-0d7f5d1f2a10",
+    "case": "0b7e4a8e-3f1d-4c1e-9f59-2b8f4f0f8c21",
+    "case_reference": "OP-2026-17",
+    "batch": None,
+    "kind": "case",
+    "status": "running",
+    "status_label": "Exporting",
+    "progress": 45,
+    "error": "",
+    "created_by": "ivan",
+    "created_at": "2026-03-02T10:15:00Z",
+    "finished_at": None,
+    "expired_at": None,
+    "download_url": None,
+    "files": [],
+}
+_EXPORT_FINISHED = {**_EXPORT_RUNNING, "progress": 100, "finished_at": "2026-03-02T10:15:40Z"}
+EXPORT_EXAMPLE = OpenApiExample("Export running", value=_EXPORT_RUNNING, response_only=True)
 EXPORT_DONE_EXAMPLE = OpenApiExample(
     "Export ready",
     value={
-        "uuid": "5f0c3a0e-8d1c-4a55-9a57-0d7f5d1f2a10",
-        "case": "0b7e4a8e-3f1d-4c1e-9f59-2b8f4f0f8c21",
-        "case_reference": "OP-2026-17",
-        "batch": None,
-        "kind": "case",
+        **_EXPORT_FINISHED,
         "status": "done",
         "status_label": "Ready",
-        "progress": 100,
-        "error": "",
-        "created_by": "ivan",
-        "created_at": "2026-03-02T10:15:00Z",
-        "finished_at": "2026-03-02T10:15:40Z",
-        "expired_at": None,
         "download_url": f"{EXAMPLE_DOWNLOAD}?file=bundle",
         "files": [
             {
@@ -668,21 +656,10 @@ EXPORT_DONE_EXAMPLE = OpenApiExample(
 EXPORT_EXPIRED_EXAMPLE = OpenApiExample(
     "Export deleted",
     value={
-        "uuid": "5f0c3a0e-8d1c-4a55-9a57-0d7f5d1f2a10",
-        "case": "0b7e4a8e-3f1d-4c1e-9f59-2b8f4f0f8c21",
-        "case_reference": "OP-2026-17",
-        "batch": None,
-        "kind": "case",
+        **_EXPORT_FINISHED,
         "status": "expired",
         "status_label": "Expired (deleted)",
-        "progress": 100,
-        "error": "",
-        "created_by": "ivan",
-        "created_at": "2026-03-02T10:15:00Z",
-        "finished_at": "2026-03-02T10:15:40Z",
         "expired_at": "2026-04-01T11:00:00Z",
-        "download_url": None,
-        "files": [],
     },
     response_only=True,
 )
