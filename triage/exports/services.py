@@ -251,10 +251,6 @@ class ExportNotAvailable(Exception):
     """The export (or the file asked for) cannot be downloaded; ``str(exc)`` says why."""
 
 
-class ExportGone(ExportNotAvailable):
-    """The export's files were deleted (retention, or by hand): HTTP 410."""
-
-
 def gone_message(job: ExportJob) -> str:
     when = timezone.localdate(job.expired_at).isoformat() if job.expired_at else "an earlier day"
     days = job.kept_days
@@ -283,8 +279,6 @@ def export_file(job: ExportJob, key: str) -> tuple[Path, str, str]:
     or ExportNotAvailable saying why not."""
     if key not in EXPORT_FILES:
         raise ExportNotAvailable(f"Unknown export file {key!r}: choose {', '.join(EXPORT_FILES)}.")
-    if job.is_expired:
-        raise ExportGone(gone_message(job))
     if job.status != ExportJob.Status.DONE or not job.folder:
         raise ExportNotAvailable(f"This export is not ready (status: {job.status}).")
     name, content_type = EXPORT_FILES[key]
