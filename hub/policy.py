@@ -34,14 +34,6 @@ CATEGORY_SCHEMES: dict[str, list[tuple[str, str]]] = {
 }
 
 
-# The codes that mean "not pertinent" in each scheme (a custom scheme: labels that say so).
-NON_PERTINENT_CODES: dict[str, tuple[str, ...]] = {
-    "projectvic_us": ("0",),
-    "legacy": ("5",),
-    "uk_caid": ("NP",),
-}
-
-
 @dataclass(frozen=True)
 class PriorityWeights:
     """Weights of the priority function (see triage.priority)."""
@@ -90,8 +82,8 @@ class AgencyPolicy:
 
     @property
     def non_pertinent_codes(self) -> frozenset[str]:
-        if self.category_scheme in NON_PERTINENT_CODES:
-            return frozenset(NON_PERTINENT_CODES[self.category_scheme])
+        """The codes whose label says "non-pertinent": Project VIC 0, legacy 5, UK CAID NP
+        (see CATEGORY_SCHEMES), and those a custom scheme labels so."""
         words = ("non-pertinent", "non pertinent", "not pertinent")
         return frozenset(
             code for code, label in self.categories if any(w in label.lower() for w in words)
