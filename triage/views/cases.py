@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -21,7 +20,6 @@ from triage import selectors
 from triage.access import case_for, sees_all_cases, visible_cases
 from triage.dashboard import cases as lifecycle
 from triage.forms import CaseForm
-from triage.models import Match
 from triage.services import intake
 
 
@@ -180,44 +178,18 @@ def case_reopen(request, case):
     )
 
 
-def matches_by_list(case) -> list[dict]:
-    """Per hash list: distinct items matched, of which exact (an MD5, SHA-1 or SHA-256 hit)
-    and near only (PDQ alone), and the items each algorithm matched. An item listed by
-    three hashes is one item, not three matches. Two queries."""
-    matches = Match.objects.filter(item__case_id=case.pk).order_by()
-    exact = ~Q(algorithm=Match.Algorithm.PDQ)
-    rows = list(
-        matches.values("hash_list_id", "hash_list__name")
-        .annotate(
-            items=Count("item", distinct=True),
-            exact=Count("item", distinct=True, filter=exact),
-        )
-        .order_by("-items", "hash_list__name")
-    )
-    labels = dict(Match.Algorithm.choices)
-    order = list(labels)
-    detail: dict[int, list] = {}
-    for r in matches.values("hash_list_id", "algorithm").annotate(n=Count("item", distinct=True)):
-        detail.setdefault(r["hash_list_id"], []).append(r)
-    for row in rows:
-        per = sorted(detail.get(row["hash_list_id"], []), key=lambda r: order.index(r["algorithm"]))
-        row["name"] = row["hash_list__name"]
-        row["near_only"] = row["items"] - row["exact"]
-        row["by_algorithm"] = [{"label": labels[r["algorithm"]], "n": r["n"]} for r in per]
-    return rows
-
-
 @agency_required(Role.INVESTIGATOR)
 @require_http_methods(["GET"])
 def case_summary(request, case):
     case = case_for(request, case)
+    summary = lifecycle.case_summary(case)
     return render(
         request,
         "triage/cases/summary.html",
         {
             "case": case,
-            "summary": lifecycle.case_summary(case),
-            "matches": matches_by_list(case),
+            "summary": summary,
+            "matches": summary["matches"],
             "batches": list(selectors.case_batches(case)[:200]),
             "may_close": may_close(request, case),
         },
