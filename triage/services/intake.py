@@ -15,9 +15,10 @@ from django.db.models import Count, Q
 from hub.audit import audit_record
 from triage import storage
 from triage.archives import printable, shortened, shown
-from triage.models import Case, EvidenceBatch, EvidenceItem, ItemStatus
+from triage.models import Case, EvidenceBatch, EvidenceItem, ItemStatus, KnownState
 from triage.pipeline import runner
 from triage.pipeline.stages import STAGE_NAMES
+from triage.selectors import AWAITING_REVIEW
 
 FAILED_STATUSES = (ItemStatus.FAILED, ItemStatus.ERRORED, ItemStatus.REFUSED)
 
@@ -213,21 +214,24 @@ def process_batch_now(batch: EvidenceBatch, user=None) -> EvidenceBatch:
 # --- progress ------------------------------------------------------------------------
 
 
-def _past(stage: str) -> Q:
-    """Items that completed ``stage`` (or went past it)."""
+def past_stage(stage: str, *, stopped_too: bool = False) -> Q:
+    """Items that completed ``stage`` (or went past it): processed items, and items whose
+    ``stage`` marker (the last stage completed, or ``"@<stage>"`` while one runs) lies past
+    it, among the running ones, or with ``stopped_too`` whatever their status (a failed
+    item keeps the marker it failed at, so one that failed after ``stage`` counts)."""
     index = STAGE_NAMES.index(stage)
-    later = STAGE_NAMES[index:]
-    running = STAGE_NAMES[index + 1 :]
-    return (
-        Q(status=ItemStatus.DONE)
-        | Q(status=ItemStatus.RUNNING, stage__in=later)
-        | Q(status=ItemStatus.RUNNING, stage__in=["@" + s for s in running])
+    later = Q(stage__in=STAGE_NAMES[index:]) | Q(
+        stage__in=["@" + s for s in STAGE_NAMES[index + 1 :]]
+    )
+    return Q(status=ItemStatus.DONE) | (
+        later if stopped_too else Q(status=ItemStatus.RUNNING) & later
     )
 
 
 def batch_progress(batch: EvidenceBatch) -> dict:
     """Counts from the database (one query): found, hashed, matched, classified, done,
-    failed (failed, errored and refused), pending, per stage, and ``is_complete``."""
+    failed (failed, errored and refused), pending, per stage, known matches (exact or
+    near), awaiting review, and ``is_complete``."""
     aggregates = {
         "found": Count("id"),
         "hashed": Count("id", filter=Q(blob__isnull=False, blob__sha1__gt="")),
@@ -238,9 +242,11 @@ def batch_progress(batch: EvidenceBatch) -> dict:
         "pending": Count("id", filter=Q(status__in=runner.ACTIVE)),
         "running": Count("id", filter=Q(status=ItemStatus.RUNNING)),
         "scored": Count("id", filter=Q(classifier_score__isnull=False)),
+        "known": Count("id", filter=Q(known_state__in=(KnownState.EXACT, KnownState.NEAR))),
+        "awaiting_review": Count("id", filter=Q(review_state__in=AWAITING_REVIEW)),
     }
     for name in STAGE_NAMES:
-        aggregates[f"stage_{name}"] = Count("id", filter=_past(name))
+        aggregates[f"stage_{name}"] = Count("id", filter=past_stage(name))
     counts = EvidenceItem.objects.filter(batch_id=batch.pk).aggregate(**aggregates)
     stages = {name: counts.pop(f"stage_{name}") for name in STAGE_NAMES}
     status = EvidenceBatch.objects.filter(pk=batch.pk).values_list("status", flat=True).first()

@@ -17,7 +17,7 @@ from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.core.paginator import Paginator
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q
+from django.db.models import BooleanField, ExpressionWrapper
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
@@ -32,9 +32,6 @@ from triage import selectors
 from triage.access import batch_for, case_for
 from triage.archives import printable, shortened
 from triage.forms import SHA256_RE, UploadForm
-from triage.models import ItemStatus, KnownState
-from triage.pipeline.stages import STAGE_NAMES
-from triage.selectors import AWAITING_REVIEW
 from triage.services import intake
 
 ITEMS_PER_PAGE = 50
@@ -245,35 +242,18 @@ def _batch_upload(request, case, limiter):
     return redirect(url)
 
 
-def match_checked() -> Q:
-    """Items the match stage has run for, so that their ``known_state`` is an answer and
-    not the field's default: processed items, and items whose ``stage`` marker (the last
-    stage completed, or ``"@<stage>"`` while one runs) lies past matching. A failed item
-    keeps the marker it failed at, so one that failed before matching stays unchecked."""
-    index = STAGE_NAMES.index("match")
-    return (
-        Q(status=ItemStatus.DONE)
-        | Q(stage__in=STAGE_NAMES[index:])
-        | Q(stage__in=["@" + name for name in STAGE_NAMES[index + 1 :]])
-    )
-
-
 def _progress_context(batch):
     progress = intake.batch_progress(batch)
     total = progress.get("found", 0) or 0
     finished = (progress.get("done", 0) or 0) + (progress.get("failed", 0) or 0)
     # What a person asks of an upload: how many items are known material, and how many
     # wait for review (the case's review page takes them).
-    signals = batch.items.aggregate(
-        known=Count("pk", filter=Q(known_state__in=(KnownState.EXACT, KnownState.NEAR))),
-        awaiting=Count("pk", filter=Q(review_state__in=AWAITING_REVIEW)),
-    )
     return {
         "batch": batch,
         "progress": progress,
-        "known_matches": signals["known"],
-        "awaiting_review": signals["awaiting"],
-        "review_open": signals["awaiting"] > 0 and not batch.case.is_closed,
+        "known_matches": progress["known"],
+        "awaiting_review": progress["awaiting_review"],
+        "review_open": progress["awaiting_review"] > 0 and not batch.case.is_closed,
         "finished": finished,
         "percent": int(100 * finished / total)
         if total
@@ -290,7 +270,10 @@ def batch_detail(request, batch):
     if show not in ("all", "failed", "known"):
         show = "all"
     items = selectors.batch_items(batch, show=show).annotate(
-        match_checked=ExpressionWrapper(match_checked(), output_field=BooleanField())
+        # Its known_state is an answer, not the field's default, once matching ran.
+        match_checked=ExpressionWrapper(
+            intake.past_stage("match", stopped_too=True), output_field=BooleanField()
+        )
     )
     page = Paginator(items, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
