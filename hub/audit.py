@@ -115,6 +115,15 @@ def audit_record(
     return event
 
 
+def audit_record_for_person(action: str, *, agencies, **kwargs) -> None:
+    """Append the same event to the hub chain and to the chain of each of ``agencies`` (a
+    person's sign-in events: the operator and the admin of every agency of theirs read
+    them), in one transaction."""
+    with transaction.atomic():
+        for agency in [None, *agencies]:
+            audit_record(action, agency=agency, **kwargs)
+
+
 @dataclass
 class ChainStatus:
     chain: str

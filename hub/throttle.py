@@ -146,7 +146,7 @@ class WindowedAxesHandler(AxesDatabaseHandler):
 def _audit_failure(request, username: str, *, was_locked: bool, newly_locked: bool) -> None:
     """Record a failed login in the hub chain and in the chain of every agency the
     username belongs to (an agency admin sees attacks on their users)."""
-    from hub.audit import audit_record
+    from hub.audit import audit_record_for_person
     from hub.models import Membership
 
     agencies = [
@@ -155,22 +155,9 @@ def _audit_failure(request, username: str, *, was_locked: bool, newly_locked: bo
     ]
     action = "auth.login_refused_locked" if was_locked else "auth.login_failed"
     data = {"username": username}
+    about = {"agencies": agencies, "object_type": "User", "object_id": username}
     with transaction.atomic():
-        for agency in [None, *agencies]:
-            audit_record(
-                action,
-                agency=agency,
-                object_type="User",
-                object_id=username,
-                data=data,
-                request=request,
-            )
-            if newly_locked:
-                audit_record(
-                    "auth.locked_out",
-                    agency=agency,
-                    object_type="User",
-                    object_id=username,
-                    data={**data, "failure_limit": settings.AXES_FAILURE_LIMIT},
-                    request=request,
-                )
+        audit_record_for_person(action, data=data, request=request, **about)
+        if newly_locked:
+            locked = {**data, "failure_limit": settings.AXES_FAILURE_LIMIT}
+            audit_record_for_person("auth.locked_out", data=locked, request=request, **about)

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from hub.audit import audit_record
+from hub.audit import audit_record_for_person
 from hub.models import Membership
 from hub.throttle import PasswordChecksBusy, ip_throttled, note_ip_failure, password_check_slot
 
@@ -61,9 +61,7 @@ def _audit_sign_in(action: str, user, request, data: dict | None = None) -> None
             user=user, is_active=True, agency__is_active=True
         ).select_related("agency")
     ]
-    with transaction.atomic():
-        for agency in [None, *agencies]:
-            audit_record(action, agency=agency, actor=user, request=request, data=data)
+    audit_record_for_person(action, agencies=agencies, actor=user, request=request, data=data)
 
 
 def _safe_next(request) -> str:
