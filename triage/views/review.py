@@ -90,13 +90,7 @@ def _media(item, prefs: dict) -> dict:
     video_url = ""
     if item.media_kind == "video":
         video_url = _url_or_blank("triage:item_original", item=item.uuid)
-    return {
-        "derivative": shown,
-        "thumb_url": url(shown),
-        "reveal_url": url(reveal),
-        "server_blurred": shown is not None and shown is blurred,
-        "video_url": video_url,
-    }
+    return {"thumb_url": url(shown), "reveal_url": url(reveal), "video_url": video_url}
 
 
 def _with_label(decision, categories: dict):
@@ -109,6 +103,8 @@ def _panel_context(
 ):
     agency = request.agency
     policy = agency.policy
+    categories = dict(policy.categories)
+    undo = undo or selectors.last_undoable(request.user, agency)
     ctx = {
         "case": case,
         "scope_url": (
@@ -127,11 +123,8 @@ def _panel_context(
         "grades": _grade_keys(policy.categories),
         "item": item,
     }
-    undo = undo or selectors.last_undoable(request.user, agency)
-    categories = dict(policy.categories)
     if undo is not None:
         label = categories.get(undo.category, "")
-        ctx["undo"] = undo
         ctx["undo_label"] = f"{undo.category} · {label}" if label else undo.category
     if item is None:
         return ctx
